@@ -1,0 +1,1 @@
+"""The buildstate HTTP service (installed with the ``server`` extra)."""

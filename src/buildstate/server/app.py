@@ -1,0 +1,104 @@
+"""The application factory: ``create_app(settings)`` wires every feature together."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from anyio import to_thread
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from buildstate._version import __version__
+from buildstate.server import bootstrap
+from buildstate.server.auth.principal import parse_static_keys
+from buildstate.server.auth.router import router as auth_router
+from buildstate.server.builds.router import router as builds_router
+from buildstate.server.catalog.resources import ALL as CATALOG
+from buildstate.server.catalog.router import catalog_router
+from buildstate.server.dashboard.router import router as dashboard_router
+from buildstate.server.db.engine import create_database
+from buildstate.server.db.migrate import upgrade_database
+from buildstate.server.errors import install_error_handlers
+from buildstate.server.logs import configure_logging
+from buildstate.server.middleware import RequestContextMiddleware
+from buildstate.server.ops.router import router as ops_router
+from buildstate.server.projects.router import router as state_codes_router
+from buildstate.server.settings import Settings
+
+log = logging.getLogger("buildstate.app")
+
+DESCRIPTION = """
+Track VM image builds through numbered states (0–100), record failures and checkpoint
+artifacts, and resume failed builds from their last good checkpoint.
+
+Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <JWT from POST /token>`.
+Scopes: `read` < `write` < `admin`.
+"""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    if settings.auto_migrate:
+        await to_thread.run_sync(upgrade_database, settings)
+    db = create_database(settings)
+    app.state.db = db
+    try:
+        if settings.is_production:
+            await bootstrap.check_production(settings, db)
+            if settings.admin_password:
+                await bootstrap.ensure_admin(db, settings.admin_password)
+        else:
+            await bootstrap.seed_development(db)
+        app.state.keys = await bootstrap.load_keys(settings, db)
+        where = db.sqlite_file or db.url.render_as_string(hide_password=True)
+        log.info("buildstate %s ready (%s mode) on %s", __version__, settings.mode.value, where)
+        yield
+    finally:
+        await db.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    app = FastAPI(
+        title="buildstate",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.started = time.monotonic()
+    app.state.static_keys = parse_static_keys(settings.effective_api_keys)
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.include_router(ops_router)
+    app.include_router(auth_router)
+    for spec in CATALOG:
+        app.include_router(catalog_router(spec))
+    app.include_router(state_codes_router)
+    app.include_router(builds_router)
+    app.include_router(dashboard_router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, plus the 413 every operation with a body can return."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    for path in schema["paths"].values():
+        for operation in path.values():
+            if "requestBody" in operation:
+                operation["responses"].setdefault(
+                    "413", {"description": "Request body too large"}
+                )
+    app.openapi_schema = schema
+    return schema

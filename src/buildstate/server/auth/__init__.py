@@ -1,0 +1,1 @@
+"""Users, passwords, JWTs, API tokens, principals and scopes."""

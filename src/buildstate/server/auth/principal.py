@@ -1,0 +1,159 @@
+"""Who is calling, with which scopes: resolved once per request from the credential.
+
+Scopes are ordered ``read < write < admin``; a credential's level is the highest scope it
+carries, and each operation needs a minimum level. The level comes from the credential
+presented, never from the user alone: a read-only token of an admin cannot delete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from buildstate.server.auth import security
+from buildstate.server.auth.repository import AuthRepository
+from buildstate.server.db.session import SessionDep
+from buildstate.server.db.types import utcnow
+from buildstate.server.errors import Forbidden, Unauthorized
+
+Scope = Literal["read", "write", "admin"]
+SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
+_RANK = {scope: rank for rank, scope in enumerate(SCOPES, start=1)}
+
+
+def scope_level(scopes: list[str] | tuple[str, ...] | frozenset[str]) -> int:
+    return max((_RANK.get(s, 0) for s in scopes), default=0)
+
+
+def scopes_up_to(level: int) -> list[Scope]:
+    """The scope list a credential of this level carries (``admin`` → all three)."""
+    return [s for s in SCOPES if _RANK[s] <= level]
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: Literal["user", "api_token", "api_key"]
+    credential_id: str
+    level: int
+    user_id: str | None = None
+    username: str | None = None
+
+    @property
+    def scopes(self) -> list[Scope]:
+        return scopes_up_to(self.level)
+
+    @property
+    def actor(self) -> str:
+        return self.username or self.credential_id
+
+
+@dataclass(frozen=True)
+class StaticKey:
+    digest: bytes
+    level: int
+    label: str
+
+
+def parse_static_keys(keys: list[str]) -> list[StaticKey]:
+    parsed = []
+    for entry in keys:
+        raw, _, scope = entry.partition(":")
+        level = _RANK.get(scope.strip().lower() or "admin")
+        if level is None:
+            raise ValueError(f"API_KEYS entry with unknown scope {scope!r}: use read, write or admin")
+        digest = hashlib.sha256(raw.encode()).digest()
+        parsed.append(StaticKey(digest=digest, level=level, label=f"api-key:{digest.hex()[:8]}"))
+    return parsed
+
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT from `POST /token` or an API token.")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key or API token.")
+
+MISSING = "Authentication required. Use Bearer token or X-API-Key."
+
+
+async def _authenticate(
+    request: Request,
+    session: SessionDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    state = request.app.state
+    if api_key:
+        return await _from_key(api_key, state.static_keys, AuthRepository(session), state.keys)
+    if bearer is not None:
+        token = bearer.credentials
+        if token.startswith(security.TOKEN_PREFIX):
+            return await _from_key(token, [], AuthRepository(session), state.keys)
+        return await _from_jwt(token, request, AuthRepository(session))
+    raise Unauthorized(MISSING)
+
+
+async def _from_key(
+    presented: str, static_keys: list[StaticKey], repo: AuthRepository, keys: security.Keys
+) -> Principal:
+    parts = security.split_api_token(presented)
+    if parts is not None:
+        token_id, secret = parts
+        token = await repo.get_token(token_id)
+        now = utcnow()
+        if (
+            token is None
+            or not security.secrets_equal(token.secret_hash, security.hash_secret(keys, secret))
+            or token.revoked_at is not None
+            or (token.expires_at is not None and token.expires_at <= now)
+        ):
+            raise Unauthorized("Invalid, expired or revoked API token")
+        user = await repo.get_user(token.user_id)
+        if user is None or not user.is_active:
+            raise Unauthorized("Invalid, expired or revoked API token")
+        level = min(scope_level(token.scopes.split()), scope_level(user.scopes.split()))
+        return Principal("api_token", f"token:{token.id}", level, user.id, user.username)
+    digest = hashlib.sha256(presented.encode()).digest()
+    match = None
+    for key in static_keys:  # compare with every key: the time taken says nothing
+        if security.secrets_equal(key.digest.hex(), digest.hex()):
+            match = key
+    if match is None:
+        raise Unauthorized("Invalid API key")
+    return Principal("api_key", match.label, match.level)
+
+
+async def _from_jwt(token: str, request: Request, repo: AuthRepository) -> Principal:
+    settings = request.app.state.settings
+    try:
+        claims = security.decode_jwt(
+            request.app.state.keys, token,
+            issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+        )
+    except security.InvalidToken as exc:
+        raise Unauthorized("Invalid or expired token") from exc
+    user = await repo.get_user(claims.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("Invalid or expired token")
+    level = min(scope_level(claims.scopes), scope_level(user.scopes.split()))
+    return Principal("user", f"jwt:{claims.token_id}", level, user.id, user.username)
+
+
+Authenticated = Annotated[Principal, Depends(_authenticate)]
+
+
+def require(scope: Scope) -> object:
+    needed = _RANK[scope]
+    message = f"{scope.capitalize()} permission required"
+
+    async def _check(principal: Authenticated) -> Principal:
+        if principal.level < needed:
+            raise Forbidden(message)
+        return principal
+
+    return _check
+
+
+ReadScope = Annotated[Principal, Depends(require("read"))]
+WriteScope = Annotated[Principal, Depends(require("write"))]
+AdminScope = Annotated[Principal, Depends(require("admin"))]

@@ -1,0 +1,124 @@
+"""Login, users and per-user API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request, Response, status
+
+from buildstate.server.auth.principal import AdminScope, Authenticated
+from buildstate.server.auth.repository import AuthRepository
+from buildstate.server.auth.schemas import (
+    ApiTokenCreate,
+    ApiTokenCreated,
+    ApiTokenRead,
+    IdmLogin,
+    TokenResponse,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+from buildstate.server.auth.service import AuthService
+from buildstate.server.db.session import SessionDep
+from buildstate.server.openapi import responses
+from buildstate.server.validation import Limit, PathId, Skip
+
+
+def _service(request: Request, session: SessionDep) -> AuthService:
+    state = request.app.state
+    return AuthService(AuthRepository(session), state.settings, state.keys)
+
+
+Service = Annotated[AuthService, Depends(_service)]
+router = APIRouter()
+users = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.post(
+    "/token", response_model=TokenResponse, tags=["auth"], responses=responses(401, 422, 429)
+)
+async def token(
+    svc: Service,
+    username: Annotated[str, Form(max_length=255)],
+    password: Annotated[str, Form(max_length=1024)],
+    scope: Annotated[str | None, Form(max_length=64, description="e.g. `read`")] = None,
+) -> TokenResponse:
+    """Exchange a username and password (OAuth2 password form) for a JWT."""
+    return await svc.login(username, password, scope)
+
+
+@router.post(
+    "/auth/idm", response_model=TokenResponse, tags=["auth"], responses=responses(401, 422, 429)
+)
+async def idm_login(body: IdmLogin, svc: Service) -> TokenResponse:
+    """The same as `POST /token`, with a JSON body (for IDM integrations)."""
+    return await svc.login(body.username, body.password, None)
+
+
+@users.get("/me", response_model=UserRead, responses=responses(401))
+async def me(principal: Authenticated, svc: Service) -> UserRead:
+    """The caller: a user for a JWT or API token, a synthetic record for a static API key."""
+    return await svc.me(principal)
+
+
+@users.post("", status_code=201, response_model=UserRead, responses=responses(401, 403, 409, 422))
+async def create_user(body: UserCreate, _: AdminScope, svc: Service) -> UserRead:
+    return await svc.create_user(body)
+
+
+@users.get("", response_model=list[UserRead], responses=responses(401, 403, 422))
+async def list_users(_: AdminScope, svc: Service, skip: Skip = 0, limit: Limit = 100) -> list[UserRead]:
+    return await svc.list_users(skip, limit)
+
+
+@users.get("/{user_id}", response_model=UserRead, responses=responses(401, 403, 404, 422))
+async def get_user(user_id: PathId, _: AdminScope, svc: Service) -> UserRead:
+    return await svc.get_user(user_id)
+
+
+@users.put("/{user_id}", response_model=UserRead, responses=responses(401, 403, 404, 409, 422))
+async def update_user(
+    user_id: PathId, body: UserUpdate, principal: AdminScope, svc: Service
+) -> UserRead:
+    return await svc.update_user(user_id, body, by=principal)
+
+
+@users.delete(
+    "/{user_id}", status_code=204, response_class=Response,
+    responses=responses(401, 403, 404, 409, 422),
+)
+async def delete_user(user_id: PathId, _: AdminScope, svc: Service) -> Response:
+    """Deactivate the user and revoke all their API tokens."""
+    await svc.delete_user(user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@users.post(
+    "/{user_id}/tokens", status_code=201, response_model=ApiTokenCreated,
+    responses=responses(401, 403, 404, 409, 422),
+)
+async def create_token(
+    user_id: PathId, body: ApiTokenCreate, _: AdminScope, svc: Service
+) -> ApiTokenCreated:
+    """Create an API token (`bst_…`). The secret is in this response only."""
+    return await svc.create_token(user_id, body)
+
+
+@users.get(
+    "/{user_id}/tokens", response_model=list[ApiTokenRead], responses=responses(401, 403, 404, 422)
+)
+async def list_tokens(user_id: PathId, _: AdminScope, svc: Service) -> list[ApiTokenRead]:
+    return await svc.list_tokens(user_id)
+
+
+@users.delete(
+    "/{user_id}/tokens/{token_id}", status_code=204, response_class=Response,
+    responses=responses(401, 403, 404, 422),
+)
+async def revoke_token(user_id: PathId, token_id: PathId, _: AdminScope, svc: Service) -> Response:
+    """Revoke a token; it stops working at once."""
+    await svc.revoke_token(user_id, token_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+router.include_router(users)

@@ -1,0 +1,1 @@
+"""Builds: lifecycle, state transitions, failures, checkpoint artifacts and resume."""

@@ -1,0 +1,172 @@
+"""Every query on builds, their history, artifacts, failures and counters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from buildstate.server.builds.models import (
+    Build,
+    BuildArtifact,
+    BuildCounter,
+    BuildFailure,
+    BuildLabel,
+    BuildState,
+)
+from buildstate.server.projects.models import StateCodeDefinition
+
+
+@dataclass(frozen=True)
+class BuildFilters:
+    project_id: str | None = None
+    status: str | None = None
+    platform_id: str | None = None
+    os_version_id: str | None = None
+    image_type_id: str | None = None
+    build_number: str | None = None
+    labels: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    @property
+    def counter_answerable(self) -> bool:
+        """Whether the per-(platform, status) counters can give the total."""
+        return not (
+            self.project_id or self.os_version_id or self.image_type_id or self.build_number
+            or self.labels or self.created_after or self.created_before
+        )
+
+
+class BuildRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- one build ---------------------------------------------------------------------
+    async def get(self, build_id: str, *, for_update: bool = False) -> Build | None:
+        query = select(Build).where(Build.id == build_id)
+        if for_update and self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update()
+        return (await self.session.scalars(query)).first()
+
+    async def number_taken(self, project_id: str, build_number: str) -> bool:
+        query = select(Build.id).where(
+            Build.project_id == project_id, Build.build_number == build_number
+        )
+        return (await self.session.scalar(query)) is not None
+
+    async def add(self, *rows: object) -> None:
+        self.session.add_all(rows)
+        await self.session.flush()
+
+    async def last_state_status(self, build_id: str) -> str | None:
+        query = (
+            select(BuildState.status)
+            .where(BuildState.build_id == build_id)
+            .order_by(BuildState.id.desc())
+            .limit(1)
+        )
+        return await self.session.scalar(query)
+
+    async def last_failure(self, build_id: str) -> BuildFailure | None:
+        query = (
+            select(BuildFailure)
+            .where(BuildFailure.build_id == build_id)
+            .order_by(BuildFailure.id.desc())
+            .limit(1)
+        )
+        return (await self.session.scalars(query)).first()
+
+    async def history(self, build_id: str) -> list[BuildState]:
+        query = select(BuildState).where(BuildState.build_id == build_id).order_by(BuildState.id)
+        return list((await self.session.scalars(query)).all())
+
+    async def failures(self, build_id: str) -> list[BuildFailure]:
+        query = (
+            select(BuildFailure).where(BuildFailure.build_id == build_id).order_by(BuildFailure.id)
+        )
+        return list((await self.session.scalars(query)).all())
+
+    async def artifacts(self, build_id: str, *, checkpoints_only: bool = False) -> list[BuildArtifact]:
+        query = select(BuildArtifact).where(BuildArtifact.build_id == build_id)
+        if checkpoints_only:
+            query = query.where(BuildArtifact.is_checkpoint.is_(True))
+        return list((await self.session.scalars(query.order_by(BuildArtifact.id))).all())
+
+    async def reported_codes(self, build_id: str) -> list[int]:
+        query = select(BuildState.state_code).where(BuildState.build_id == build_id).distinct()
+        return sorted((await self.session.scalars(query)).all())
+
+    async def project_codes(self, project_id: str) -> list[tuple[int, bool]]:
+        query = select(StateCodeDefinition.state_code, StateCodeDefinition.is_blocking).where(
+            StateCodeDefinition.project_id == project_id
+        )
+        return [(code, blocking) for code, blocking in (await self.session.execute(query)).all()]
+
+    # -- many builds -------------------------------------------------------------------
+    def _filtered(self, query: Select[tuple[Build]], f: BuildFilters) -> Select[tuple[Build]]:
+        conditions = [
+            getattr(Build, name) == value
+            for name in ("project_id", "status", "platform_id", "os_version_id",
+                         "image_type_id", "build_number")
+            if (value := getattr(f, name)) is not None
+        ]
+        if f.created_after is not None:
+            conditions.append(Build.created_at >= f.created_after)
+        if f.created_before is not None:
+            conditions.append(Build.created_at < f.created_before)
+        for key, value in f.labels:
+            conditions.append(
+                Build.id.in_(
+                    select(BuildLabel.build_id).where(BuildLabel.key == key, BuildLabel.value == value)
+                )
+            )
+        return query.where(and_(*conditions)) if conditions else query
+
+    async def list(self, f: BuildFilters, skip: int, limit: int) -> list[Build]:
+        query = self._filtered(select(Build), f)
+        query = query.order_by(Build.created_at.desc(), Build.id.desc()).offset(skip).limit(limit)
+        return list((await self.session.scalars(query)).all())
+
+    async def count(self, f: BuildFilters) -> int:
+        query = self._filtered(select(func.count(Build.id)), f)  # type: ignore[arg-type]
+        return int(await self.session.scalar(query) or 0)
+
+    async def finished_durations(self, platform_id: str, limit: int) -> list[float]:
+        """Seconds from start to finish of the platform's latest completed builds."""
+        query = (
+            select(Build.started_at, Build.created_at, Build.finished_at)
+            .where(Build.platform_id == platform_id, Build.status == "completed")
+            .order_by(Build.finished_at.desc())
+            .limit(limit)
+        )
+        rows = (await self.session.execute(query)).all()
+        return [
+            (finished - (started or created)).total_seconds()
+            for started, created, finished in rows
+            if finished is not None
+        ]
+
+    # -- counters ----------------------------------------------------------------------
+    async def bump_counter(self, platform_id: str, status: str, delta: int) -> None:
+        dialect = self.session.bind.dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(BuildCounter).values(platform_id=platform_id, status=status, count=delta)
+        statement = statement.on_conflict_do_update(
+            index_elements=[BuildCounter.platform_id, BuildCounter.status],
+            set_={"count": BuildCounter.count + delta},
+        )
+        await self.session.execute(statement)
+
+    async def counts(self, platform_id: str | None = None) -> dict[str, int]:
+        query = select(BuildCounter.status, func.sum(BuildCounter.count)).group_by(
+            BuildCounter.status
+        )
+        if platform_id is not None:
+            query = query.where(BuildCounter.platform_id == platform_id)
+        return {status: int(n or 0) for status, n in (await self.session.execute(query)).all()}

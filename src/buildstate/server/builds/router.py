@@ -1,0 +1,152 @@
+"""Builds endpoints: thin; the rules are in the service and the state machine."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Response
+
+from buildstate.server.auth.principal import ReadScope, WriteScope
+from buildstate.server.builds import schemas as s
+from buildstate.server.builds.repository import BuildFilters, BuildRepository
+from buildstate.server.builds.service import BuildService
+from buildstate.server.builds.statemachine import BuildStatus
+from buildstate.server.db.session import SessionDep
+from buildstate.server.errors import Unprocessable
+from buildstate.server.idempotency.service import IdempotencyDep
+from buildstate.server.openapi import responses
+from buildstate.server.validation import Limit, PathId, Skip
+
+
+def _service(session: SessionDep) -> BuildService:
+    return BuildService(BuildRepository(session))
+
+
+Service = Annotated[BuildService, Depends(_service)]
+router = APIRouter(prefix="/builds", tags=["builds"])
+WRITE_ERRORS = responses(401, 403, 404, 409, 422)
+READ_ERRORS = responses(401, 403, 404, 422)
+
+
+def _filters(
+    project_id: Annotated[str | None, Query(max_length=200)] = None,
+    status: BuildStatus | None = None,
+    platform_id: Annotated[str | None, Query(max_length=200)] = None,
+    os_version_id: Annotated[str | None, Query(max_length=200)] = None,
+    image_type_id: Annotated[str | None, Query(max_length=200)] = None,
+    build_number: Annotated[str | None, Query(max_length=255)] = None,
+    label: Annotated[
+        list[str] | None,
+        Query(max_length=20, description="`key=value`; repeat to require several labels."),
+    ] = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> BuildFilters:
+    pairs = []
+    for item in label or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or "\x00" in item:
+            raise Unprocessable(f"label filter {item!r} must look like key=value")
+        pairs.append((key, value))
+    for name, moment in (("created_after", created_after), ("created_before", created_before)):
+        if moment is not None and moment.tzinfo is None:
+            raise Unprocessable(f"{name} needs a timezone, e.g. 2026-02-14T17:30:00Z")
+    return BuildFilters(
+        project_id=project_id, status=status, platform_id=platform_id,
+        os_version_id=os_version_id, image_type_id=image_type_id, build_number=build_number,
+        labels=tuple(pairs), created_after=created_after, created_before=created_before,
+    )
+
+
+@router.post("", status_code=201, response_model=s.Build, responses=WRITE_ERRORS)
+async def create_build(
+    body: s.BuildCreate, principal: WriteScope, svc: Service, idem: IdempotencyDep
+) -> Response:
+    """Create a build (status `pending`, state 0). `build_number` is unique per project."""
+    return await idem.run(201, body, lambda: svc.create(body, by=principal))
+
+
+@router.get("", response_model=list[s.Build], responses=responses(401, 403, 422))
+async def list_builds(
+    _: ReadScope,
+    svc: Service,
+    response: Response,
+    filters: Annotated[BuildFilters, Depends(_filters)],
+    skip: Skip = 0,
+    limit: Limit = 100,
+) -> list[s.Build]:
+    """Newest first. The total matching count is in the `X-Total-Count` header."""
+    builds, total = await svc.list(filters, skip, limit)
+    response.headers["X-Total-Count"] = str(total)
+    return builds
+
+
+@router.get("/{build_id}", response_model=s.BuildDetail, responses=READ_ERRORS)
+async def get_build(build_id: PathId, _: ReadScope, svc: Service) -> s.BuildDetail:
+    return await svc.get(build_id)
+
+
+@router.post("/{build_id}/state", response_model=s.StateReported, responses=WRITE_ERRORS)
+async def report_state(
+    build_id: PathId, body: s.StateReport, _: WriteScope, svc: Service, idem: IdempotencyDep
+) -> Response:
+    """Report progress. With an artifact and status `completed`, the state is a checkpoint."""
+    return await idem.run(200, body, lambda: svc.report_state(build_id, body))
+
+
+@router.get("/{build_id}/state", response_model=s.BuildStateView, responses=READ_ERRORS)
+async def get_state(build_id: PathId, _: ReadScope, svc: Service) -> s.BuildStateView:
+    """The current state and the full history, oldest first, across attempts."""
+    return await svc.state(build_id)
+
+
+@router.post(
+    "/{build_id}/failure", status_code=201, response_model=s.Failure, responses=WRITE_ERRORS
+)
+async def record_failure(
+    build_id: PathId, body: s.FailureReport, _: WriteScope, svc: Service, idem: IdempotencyDep
+) -> Response:
+    """Mark the build failed at a state. Retryable failures at non-blocking states can be
+    retried by simply reporting the next state; others need `POST /resume`."""
+    return await idem.run(201, body, lambda: svc.record_failure(build_id, body))
+
+
+@router.get("/{build_id}/artifacts", response_model=list[s.Artifact], responses=READ_ERRORS)
+async def list_artifacts(build_id: PathId, _: ReadScope, svc: Service) -> list[s.Artifact]:
+    return await svc.artifacts(build_id)
+
+
+@router.get("/{build_id}/resume", response_model=s.ResumePlan, responses=READ_ERRORS)
+async def resume_plan(
+    build_id: PathId,
+    _: ReadScope,
+    svc: Service,
+    from_state: Annotated[int | None, Query(ge=0, le=100)] = None,
+) -> s.ResumePlan:
+    """Where a resume would start: the last checkpoint, the next state, what is skipped."""
+    return await svc.resume_plan(build_id, from_state)
+
+
+@router.post("/{build_id}/resume", response_model=s.ResumePlan, responses=WRITE_ERRORS)
+async def resume(
+    build_id: PathId,
+    _: WriteScope,
+    svc: Service,
+    idem: IdempotencyDep,
+    body: Annotated[s.ResumeRequest | None, Body()] = None,
+) -> Response:
+    """Start the next attempt from the last checkpoint (or `from_state`)."""
+    request = body or s.ResumeRequest()
+    return await idem.run(200, request, lambda: svc.resume(build_id, request))
+
+
+@router.post("/{build_id}/cancel", response_model=s.Build, responses=WRITE_ERRORS)
+async def cancel(
+    build_id: PathId,
+    _: WriteScope,
+    svc: Service,
+    body: Annotated[s.CancelRequest | None, Body()] = None,
+) -> s.Build:
+    """Cancel a pending, in-progress or failed build; 409 if it is completed or cancelled."""
+    return await svc.cancel(build_id, body or s.CancelRequest())

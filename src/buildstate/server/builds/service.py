@@ -1,0 +1,260 @@
+"""Builds: creation, state reports, failures, resume and cancel.
+
+Every change to a build happens here, under the build's row lock, in the request's one
+transaction, together with the history row it appends and the counters it moves.
+The rules themselves live in :mod:`statemachine`.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from buildstate.server.auth.principal import Principal
+from buildstate.server.builds import schemas as s
+from buildstate.server.builds import views
+from buildstate.server.builds.models import (
+    Build,
+    BuildArtifact,
+    BuildFailure,
+    BuildLabel,
+    BuildState,
+)
+from buildstate.server.builds.repository import BuildFilters, BuildRepository
+from buildstate.server.builds.statemachine import (
+    ACTIVE,
+    BuildStatus,
+    Outcome,
+    Rules,
+    Snapshot,
+    StateStatus,
+)
+from buildstate.server.builds import statemachine as sm
+from buildstate.server.catalog.crud import CatalogRepository, CatalogService
+from buildstate.server.catalog.resources import IMAGE_TYPES, OS_VERSIONS, PLATFORMS, PROJECTS
+from buildstate.server.db.types import utcnow
+from buildstate.server.errors import Conflict, NotFound, Unprocessable
+
+_REFERENCES = (
+    ("project_id", PROJECTS),
+    ("platform_id", PLATFORMS),
+    ("os_version_id", OS_VERSIONS),
+    ("image_type_id", IMAGE_TYPES),
+)
+
+
+class BuildService:
+    def __init__(self, repo: BuildRepository) -> None:
+        self.repo = repo
+
+    # -- reads -------------------------------------------------------------------------
+    async def get(self, build_id: str) -> s.BuildDetail:
+        row = await self._build(build_id)
+        failures = [views.failure(f) for f in await self.repo.failures(build_id)]
+        return s.BuildDetail(**views.build(row).model_dump(), failures=failures)
+
+    async def list(self, filters: BuildFilters, skip: int, limit: int) -> tuple[list[s.Build], int]:
+        rows = await self.repo.list(filters, skip, limit)
+        if filters.counter_answerable:
+            counts = await self.repo.counts(filters.platform_id)
+            total = counts.get(filters.status, 0) if filters.status else sum(counts.values())
+        else:
+            total = await self.repo.count(filters)
+        return [views.build(r) for r in rows], total
+
+    async def state(self, build_id: str) -> s.BuildStateView:
+        row = await self._build(build_id)
+        return views.history(row, await self.repo.history(build_id))
+
+    async def artifacts(self, build_id: str) -> list[s.Artifact]:
+        await self._build(build_id)
+        return [views.artifact(a) for a in await self.repo.artifacts(build_id)]
+
+    async def resume_plan(self, build_id: str, from_state: int | None = None) -> s.ResumePlan:
+        row = await self._build(build_id)
+        return await self._plan(row, from_state)
+
+    # -- writes ------------------------------------------------------------------------
+    async def create(self, body: s.BuildCreate, by: Principal) -> s.Build:
+        for field, spec in _REFERENCES:
+            service = CatalogService(CatalogRepository(spec, self.repo.session))
+            await service.get_active(getattr(body, field), field)
+        if await self.repo.number_taken(body.project_id, body.build_number):
+            raise Conflict(
+                f"build number {body.build_number!r} already exists in project {body.project_id!r}"
+            )
+        now = utcnow()
+        row = Build(
+            id=str(uuid.uuid4()),
+            **body.model_dump(exclude={"created_by"}),
+            created_by=body.created_by or by.actor,
+            status=BuildStatus.pending,
+            current_state=0,
+            attempt=1,
+            created_at=now,
+            updated_at=now,
+        )
+        labels = [BuildLabel(build_id=row.id, key=k, value=v) for k, v in body.labels.items()]
+        first = BuildState(
+            build_id=row.id, attempt=1, state_code=0, status=StateStatus.pending,
+            message="Build created", created_at=now,
+        )
+        await self.repo.add(row)
+        await self.repo.add(first, *labels)
+        await self.repo.bump_counter(row.platform_id, BuildStatus.pending, 1)
+        return views.build(row)
+
+    async def report_state(self, build_id: str, body: s.StateReport) -> s.StateReported:
+        row = await self._build(build_id, for_update=True)
+        rules = await self._rules(row)
+        rules.check_code(body.state_code, row.project_id)
+        outcome = sm.report_state(await self._snapshot(row), rules, body.state_code, body.status)
+        state = await self._append(row, outcome, body.state_code, body.status, body.message,
+                                   body.metadata)
+        artifact = None
+        if body.has_artifact:
+            artifact = BuildArtifact(
+                build_id=row.id, state_id=state.id, attempt=state.attempt,
+                state_code=state.state_code,
+                is_checkpoint=body.status is StateStatus.completed,
+                storage_type=body.artifact_storage_type,
+                storage_path=body.artifact_storage_path,
+                size_bytes=body.artifact_size_bytes,
+                checksum=body.artifact_checksum,
+                artifact_metadata=body.artifact_metadata,
+                created_at=state.created_at,
+            )
+            await self.repo.add(artifact)
+        if body.status is StateStatus.failed:
+            await self._add_failure(
+                row, state, rules, message=body.message or f"reported failed at state "
+                f"{body.state_code}", retryable=True, failure_type=None, details=None,
+            )
+        return views.state_reported(row, state, artifact)
+
+    async def record_failure(self, build_id: str, body: s.FailureReport) -> s.Failure:
+        row = await self._build(build_id, for_update=True)
+        rules = await self._rules(row)
+        rules.check_code(body.state_code, row.project_id)
+        outcome = sm.record_failure(await self._snapshot(row), body.state_code)
+        state = await self._append(row, outcome, body.state_code, StateStatus.failed,
+                                   body.error_message, None)
+        failure = await self._add_failure(
+            row, state, rules, message=body.error_message, retryable=body.is_retryable,
+            failure_type=body.failure_type, details=body.error_details,
+        )
+        return views.failure(failure)
+
+    async def resume(self, build_id: str, body: s.ResumeRequest) -> s.ResumePlan:
+        row = await self._build(build_id, for_update=True)
+        outcome = sm.start_resume(await self._snapshot(row))
+        plan = await self._plan(row, body.from_state)
+        start = plan.resume_from_state if plan.resume_from_state is not None else 0
+        where = f"checkpoint at state {start}" if plan.checkpoint else "the beginning (no checkpoint)"
+        message = body.message or f"Resumed from {where}; attempt {row.attempt} ended"
+        await self._append(row, outcome, start, StateStatus.in_progress, message,
+                           {"resumed_from_attempt": row.attempt,
+                            "checkpoint_artifact_id": plan.checkpoint.id if plan.checkpoint else None})
+        return plan.model_copy(update={"status": BuildStatus(row.status), "attempt": row.attempt})
+
+    async def cancel(self, build_id: str, body: s.CancelRequest) -> s.Build:
+        row = await self._build(build_id, for_update=True)
+        outcome = sm.cancel(await self._snapshot(row))
+        await self._append(row, outcome, row.current_state, "cancelled",
+                           body.reason or "Cancelled", None)
+        return views.build(row)
+
+    # -- helpers -----------------------------------------------------------------------
+    async def _build(self, build_id: str, *, for_update: bool = False) -> Build:
+        row = await self.repo.get(build_id, for_update=for_update)
+        if row is None:
+            raise NotFound(f"Build with id {build_id!r} not found")
+        return row
+
+    async def _rules(self, row: Build) -> Rules:
+        return Rules.of(await self.repo.project_codes(row.project_id))
+
+    async def _snapshot(self, row: Build) -> Snapshot:
+        last = await self.repo.last_state_status(row.id)
+        retryable = blocking = None
+        if row.status == BuildStatus.failed:
+            failure = await self.repo.last_failure(row.id)
+            if failure is not None:
+                retryable, blocking = failure.is_retryable, failure.is_blocking
+        return Snapshot(
+            build_id=row.id,
+            status=BuildStatus(row.status),
+            current_state=row.current_state,
+            attempt=row.attempt,
+            last_state_status=StateStatus(last) if last in StateStatus.__members__ else None,
+            last_failure_retryable=retryable,
+            last_failure_blocking=blocking,
+        )
+
+    async def _append(
+        self, row: Build, outcome: Outcome, code: int, status: str, message: str | None,
+        metadata: dict[str, object] | None,
+    ) -> BuildState:
+        """Append the history row and move the build (and its counters) to ``outcome``."""
+        now = utcnow()
+        state = BuildState(
+            build_id=row.id, attempt=outcome.attempt, state_code=code, status=str(status),
+            message=message, state_metadata=metadata, created_at=now,
+        )
+        await self.repo.add(state)
+        if outcome.status != row.status:
+            await self.repo.bump_counter(row.platform_id, row.status, -1)
+            await self.repo.bump_counter(row.platform_id, outcome.status, 1)
+        row.status = outcome.status
+        row.current_state = code
+        row.attempt = outcome.attempt
+        row.updated_at = now
+        if outcome.status is BuildStatus.in_progress and row.started_at is None:
+            row.started_at = now
+        row.finished_at = None if outcome.status in ACTIVE else now
+        await self.repo.session.flush()
+        return state
+
+    async def _add_failure(
+        self, row: Build, state: BuildState, rules: Rules, *, message: str, retryable: bool,
+        failure_type: str | None, details: dict[str, object] | None,
+    ) -> BuildFailure:
+        failure = BuildFailure(
+            build_id=row.id, state_id=state.id, attempt=state.attempt,
+            state_code=state.state_code, failure_type=failure_type, error_message=message,
+            error_details=details, is_retryable=retryable,
+            is_blocking=state.state_code in rules.blocking, created_at=state.created_at,
+        )
+        await self.repo.add(failure)
+        return failure
+
+    async def _plan(self, row: Build, from_state: int | None) -> s.ResumePlan:
+        checkpoints = await self.repo.artifacts(row.id, checkpoints_only=True)
+        if from_state is not None:
+            matching = [c for c in checkpoints if c.state_code == from_state]
+            if not matching and from_state != 0:
+                have = sorted({c.state_code for c in checkpoints})
+                raise Unprocessable(
+                    f"build {row.id} has no checkpoint at state {from_state}; checkpoints: "
+                    f"{', '.join(map(str, have)) or 'none'} (or 0 to start over)"
+                )
+            checkpoints = matching
+        best = max(checkpoints, key=lambda c: (c.state_code, c.id), default=None)
+        point = sm.resume_point(
+            await self._rules(row), best.state_code if best else None,
+            await self.repo.reported_codes(row.id),
+        )
+        status = BuildStatus(row.status)
+        can = status in (BuildStatus.failed, BuildStatus.in_progress)
+        if status is BuildStatus.pending:
+            reason = "the build has not started; there is nothing to resume"
+        elif not can:
+            reason = f"the build is {status.value}; it cannot be resumed"
+        elif best is None:
+            reason = "no checkpoint yet: a resume starts from the beginning"
+        else:
+            reason = f"resume from the checkpoint of state {best.state_code} (attempt {best.attempt})"
+        return s.ResumePlan(
+            build_id=row.id, status=status, attempt=row.attempt, can_resume=can, reason=reason,
+            resume_from_state=point.from_state, checkpoint=views.artifact(best) if best else None,
+            next_state=point.next_state, skipped_states=point.skipped,
+        )

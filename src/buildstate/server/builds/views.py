@@ -1,0 +1,117 @@
+"""ORM rows → response bodies (kept apart so that the service reads as rules)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from buildstate.server.builds import schemas as s
+from buildstate.server.builds.models import Build, BuildArtifact, BuildFailure, BuildState
+from buildstate.server.builds.statemachine import BuildStatus
+from buildstate.server.db.types import utcnow
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds(), 3)
+
+
+def build(row: Build) -> s.Build:
+    running = row.status in (BuildStatus.pending, BuildStatus.in_progress)
+    return s.Build(
+        id=row.id,
+        project_id=row.project_id,
+        platform_id=row.platform_id,
+        os_version_id=row.os_version_id,
+        image_type_id=row.image_type_id,
+        build_number=row.build_number,
+        current_state=row.current_state,
+        status=BuildStatus(row.status),
+        attempt=row.attempt,
+        created_by=row.created_by,
+        concourse_url=row.concourse_url,
+        labels=row.labels or {},
+        build_metadata=row.build_metadata or {},
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        duration_seconds=_seconds(row.started_at, utcnow() if running else row.finished_at),
+    )
+
+
+def failure(row: BuildFailure) -> s.Failure:
+    return s.Failure(
+        id=row.id,
+        build_id=row.build_id,
+        attempt=row.attempt,
+        state_code=row.state_code,
+        failure_type=row.failure_type,
+        error_message=row.error_message,
+        error_details=row.error_details,
+        is_retryable=row.is_retryable,
+        is_blocking=row.is_blocking,
+        timestamp=row.created_at,
+    )
+
+
+def artifact(row: BuildArtifact) -> s.Artifact:
+    return s.Artifact(
+        id=row.id,
+        build_id=row.build_id,
+        attempt=row.attempt,
+        state_code=row.state_code,
+        is_checkpoint=row.is_checkpoint,
+        storage_type=row.storage_type,
+        storage_path=row.storage_path,
+        size_bytes=row.size_bytes,
+        checksum=row.checksum,
+        metadata=row.artifact_metadata,
+        created_at=row.created_at,
+    )
+
+
+def history(row: Build, states: list[BuildState]) -> s.BuildStateView:
+    running = row.status in (BuildStatus.pending, BuildStatus.in_progress)
+    entries = []
+    for i, state in enumerate(states):
+        following = states[i + 1].created_at if i + 1 < len(states) else None
+        end = following or (utcnow() if running else None)
+        entries.append(
+            s.HistoryEntry(
+                state_code=state.state_code,
+                status=state.status,
+                attempt=state.attempt,
+                message=state.message,
+                timestamp=state.created_at,
+                duration_seconds=_seconds(state.created_at, end),
+            )
+        )
+    return s.BuildStateView(
+        build_id=row.id,
+        current_state=row.current_state,
+        status=BuildStatus(row.status),
+        attempt=row.attempt,
+        last_updated=row.updated_at,
+        history=entries,
+    )
+
+
+def state_reported(
+    row: Build, state: BuildState, artifact_row: BuildArtifact | None
+) -> s.StateReported:
+    return s.StateReported(
+        build_id=row.id,
+        state_code=state.state_code,
+        status=state.status,  # type: ignore[arg-type]
+        message=state.message,
+        metadata=state.state_metadata,
+        artifact_storage_type=artifact_row.storage_type if artifact_row else None,
+        artifact_storage_path=artifact_row.storage_path if artifact_row else None,
+        artifact_size_bytes=artifact_row.size_bytes if artifact_row else None,
+        artifact_checksum=artifact_row.checksum if artifact_row else None,
+        artifact_metadata=artifact_row.artifact_metadata if artifact_row else None,
+        attempt=state.attempt,
+        build_status=BuildStatus(row.status),
+        timestamp=state.created_at,
+    )

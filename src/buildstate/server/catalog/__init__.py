@@ -1,0 +1,1 @@
+"""Reference data (platforms, OS versions, image types, projects) behind one CRUD mechanism."""

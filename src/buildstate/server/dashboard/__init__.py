@@ -1,0 +1,1 @@
+"""Aggregate views: summary, recent builds, per-platform statistics."""

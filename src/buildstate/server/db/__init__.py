@@ -1,0 +1,1 @@
+"""Database access: engines, the request-scoped session, the ORM base and migrations."""

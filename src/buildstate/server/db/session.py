@@ -1,0 +1,37 @@
+"""The request-scoped session: one transaction per request, committed once.
+
+The dependency uses FastAPI's ``scope="function"`` so that the commit happens before the
+response is sent: a client never sees a 2xx for a write that did not commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from buildstate.server.db.engine import Database
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    db = get_database(request)
+    factory = db.read_sessions if request.method in _READ_METHODS else db.write_sessions
+    async with factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]

@@ -1,0 +1,114 @@
+"""Domain errors and the one place that turns every error into an HTTP response.
+
+Services raise these (never ``HTTPException``); the handlers below render
+``{"detail": ..., "request_id": ...}`` and never leak a traceback or SQL to a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("buildstate.errors")
+
+
+class DomainError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+
+
+class BadRequest(DomainError):
+    status_code = 400
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class PreconditionFailed(DomainError):
+    status_code = 412
+
+
+class Unprocessable(DomainError):
+    status_code = 422
+
+
+class TooManyRequests(DomainError):
+    status_code = 429
+
+
+def request_id_of(request: Request) -> str | None:
+    rid = getattr(request.state, "request_id", None)
+    return rid if isinstance(rid, str) else None
+
+
+def error_response(
+    request: Request, status_code: int, detail: Any, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"detail": detail}
+    rid = request_id_of(request)
+    if rid:
+        body["request_id"] = rid
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
+    """FastAPI's error list, minus echoed input that may be huge or secret."""
+    cleaned = []
+    for err in errors:
+        item = {k: v for k, v in err.items() if k in ("loc", "msg", "type")}
+        ctx = err.get("ctx")
+        if isinstance(ctx, dict):
+            item["ctx"] = {k: str(v) for k, v in ctx.items()}
+        cleaned.append(item)
+    return cleaned
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return error_response(request, exc.status_code, exc.detail, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(request, 422, _clean_validation_errors(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"No route for {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            detail = f"Method {request.method} is not allowed on {request.url.path}"
+        return error_response(request, exc.status_code, detail, dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(
+            request, 500, "Internal server error; the server log has the details"
+        )

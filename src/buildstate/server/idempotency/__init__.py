@@ -1,0 +1,1 @@
+"""Safe retries: an Idempotency-Key replays the first response instead of writing twice."""

@@ -1,0 +1,104 @@
+"""``Idempotency-Key``: the same key and body replay the first response and write nothing.
+
+The key is claimed (inserted) before the write runs, in the write's own transaction, so
+two concurrent requests with one key cannot both write: the second waits on the key's
+unique index and then replays what the first committed. A failed write rolls its claim
+back with everything else, so errors are never replayed; the retry simply runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from buildstate.server.auth.principal import Authenticated, Principal
+from buildstate.server.db.session import SessionDep
+from buildstate.server.errors import Conflict, Unprocessable
+from buildstate.server.idempotency.models import IdempotencyRecord
+
+KeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Makes a retried write safe: the same key and body replay the first "
+        "response (kept 24 hours).",
+    ),
+]
+
+
+class Idempotency:
+    def __init__(
+        self, session: AsyncSession, principal: Principal, key: str | None, request: Request
+    ) -> None:
+        self.session = session
+        self.owner = principal.user_id or principal.credential_id
+        self.key = key
+        self.method = request.method
+        self.path = request.url.path
+
+    async def run(
+        self, status_code: int, body: BaseModel | None, write: Callable[[], Awaitable[BaseModel]]
+    ) -> Response:
+        if self.key is None:
+            return _json(status_code, (await write()).model_dump_json().encode())
+        digest = self._digest(body)
+        if replay := await self._replay(digest):
+            return replay
+        claim = IdempotencyRecord(
+            principal=self.owner, key=self.key, method=self.method, path=self.path,
+            request_hash=digest, status_code=0, response_body=b"",
+        )
+        self.session.add(claim)
+        try:
+            await self.session.flush()
+        except IntegrityError:  # a concurrent request with this key committed first
+            await self.session.rollback()
+            if replay := await self._replay(digest):
+                return replay
+            raise Conflict("a request with this Idempotency-Key is in progress; retry") from None
+        payload = (await write()).model_dump_json().encode()
+        claim.status_code, claim.response_body = status_code, payload
+        await self.session.flush()
+        return _json(status_code, payload)
+
+    def _digest(self, body: BaseModel | None) -> str:
+        canonical = body.model_dump_json() if body is not None else ""
+        return hashlib.sha256(f"{self.method} {self.path}\n{canonical}".encode()).hexdigest()
+
+    async def _replay(self, digest: str) -> Response | None:
+        query = select(IdempotencyRecord).where(
+            IdempotencyRecord.principal == self.owner, IdempotencyRecord.key == self.key
+        )
+        record = (await self.session.scalars(query)).first()
+        if record is None:
+            return None
+        if record.request_hash != digest:
+            raise Unprocessable(
+                f"Idempotency-Key {self.key!r} was already used for a different request "
+                f"({record.method} {record.path} with another body); use a new key"
+            )
+        response = _json(record.status_code, record.response_body)
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+
+
+def _json(status_code: int, payload: bytes) -> Response:
+    return Response(payload, status_code=status_code, media_type="application/json")
+
+
+def _idempotency(
+    request: Request, session: SessionDep, principal: Authenticated, key: KeyHeader = None
+) -> Idempotency:
+    return Idempotency(session, principal, key, request)
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]

@@ -1,0 +1,90 @@
+"""Probes for load balancers and monitoring. No authentication, by the seed's contract."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from buildstate._version import __version__
+from buildstate.server.db.engine import Database
+from buildstate.server.db.types import utcnow
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: Literal["healthy"]
+    timestamp: datetime
+
+
+class Ready(BaseModel):
+    ready: bool
+    database: str
+    timestamp: datetime
+    reason: str | None = None
+
+
+class Status(BaseModel):
+    version: str
+    uptime: int
+    status: Literal["running", "degraded"]
+    database: str
+    database_backend: str
+    mode: str
+    timestamp: datetime
+
+
+async def _database_ok(db: Database) -> str | None:
+    """``None`` when the database answers, else why not (without secrets)."""
+    try:
+        async with db.reader.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure means "not ready"; say which kind
+        return f"database unreachable: {type(exc).__name__}"
+    return None
+
+
+@router.get("/health", response_model=Health)
+async def health() -> Health:
+    """Liveness: the process is up and serving."""
+    return Health(status="healthy", timestamp=utcnow())
+
+
+@router.get("/", include_in_schema=False)
+async def root() -> Health:
+    return Health(status="healthy", timestamp=utcnow())
+
+
+@router.get("/ready", response_model=Ready, responses={503: {"model": Ready}})
+async def ready(request: Request, response: Response) -> Ready:
+    """Readiness: the database answers. 503 with the reason when it does not."""
+    problem = await _database_ok(request.app.state.db)
+    if problem:
+        response.status_code = 503
+    return Ready(
+        ready=problem is None,
+        database="connected" if problem is None else "unavailable",
+        timestamp=utcnow(),
+        reason=problem,
+    )
+
+
+@router.get("/status", response_model=Status)
+async def status(request: Request) -> Status:
+    """Version, uptime in seconds, and the state of each component."""
+    state = request.app.state
+    problem = await _database_ok(state.db)
+    return Status(
+        version=__version__,
+        uptime=int(time.monotonic() - state.started),
+        status="running" if problem is None else "degraded",
+        database="connected" if problem is None else "unavailable",
+        database_backend=state.db.dialect,
+        mode=state.settings.mode.value,
+        timestamp=utcnow(),
+    )

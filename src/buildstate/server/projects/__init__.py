@@ -1,0 +1,1 @@
+"""Projects and the state codes their builds report."""

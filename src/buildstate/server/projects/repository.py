@@ -1,0 +1,44 @@
+"""Every query on project state codes."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from buildstate.server.projects.models import StateCodeDefinition
+
+
+class StateCodeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def list(self, project_id: str) -> list[StateCodeDefinition]:
+        query = (
+            select(StateCodeDefinition)
+            .where(StateCodeDefinition.project_id == project_id)
+            .order_by(StateCodeDefinition.state_code)
+        )
+        return list((await self.session.scalars(query)).all())
+
+    async def get(self, project_id: str, ref: str) -> StateCodeDefinition | None:
+        """By id, or by the code itself (``/state-codes/25``)."""
+        column = StateCodeDefinition.id
+        value: str | int = ref
+        if ref.isdigit() and len(ref) <= 3:
+            column, value = StateCodeDefinition.state_code, int(ref)
+        query = select(StateCodeDefinition).where(
+            StateCodeDefinition.project_id == project_id, column == value
+        )
+        return (await self.session.scalars(query)).first()
+
+    async def by_code(self, project_id: str, code: int) -> StateCodeDefinition | None:
+        return await self.get(project_id, str(code))
+
+    async def add(self, row: StateCodeDefinition) -> None:
+        self.session.add(row)
+        await self.session.flush()
+
+    async def delete(self, row: StateCodeDefinition) -> None:
+        await self.session.execute(
+            delete(StateCodeDefinition).where(StateCodeDefinition.id == row.id)
+        )

@@ -1,0 +1,149 @@
+"""Server configuration: one object, read from the environment.
+
+Environment names follow the seed service README (``DATABASE_URL``, ``API_KEYS``,
+``JWT_SECRET_KEY`` …); everything buildstate adds is prefixed ``BUILDSTATE_``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from platformdirs import user_data_dir
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEV_API_KEY = "dev-key-12345"
+DEV_ADMIN_USERNAME = "admin"
+DEV_ADMIN_PASSWORD = "admin123"  # noqa: S105 - the seed's documented development password
+MIN_SECRET_LENGTH = 32
+
+
+class Mode(StrEnum):
+    development = "development"
+    production = "production"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{Path(user_data_dir('buildstate')) / 'buildstate.db'}"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    mode: Mode = Field(
+        Mode.development,
+        validation_alias=_env("BUILDSTATE_MODE"),
+        description="`development` seeds the seed's example credentials and reference data; "
+        "`production` refuses to start with default or weak secrets.",
+    )
+    database_url: str = Field(
+        default_factory=default_database_url,
+        validation_alias=_env("DATABASE_URL"),
+        description="`sqlite:///path/to/file.db` (embedded default) or "
+        "`postgresql://user:pass@host:5432/db`.",
+    )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("API_KEYS"),
+        description="Comma-separated static API keys, each optionally `key:scope` "
+        "(scope read, write or admin; a bare key is admin). Development adds `dev-key-12345`.",
+    )
+    jwt_secret_key: str | None = Field(
+        None,
+        validation_alias=_env("JWT_SECRET_KEY"),
+        description="HMAC key for JWTs and API-token hashes. Required (≥32 chars) in production; "
+        "development generates one and keeps it in the database.",
+    )
+    jwt_access_token_expire_minutes: int = Field(
+        60,
+        ge=1,
+        le=60 * 24 * 30,
+        validation_alias=_env("JWT_ACCESS_TOKEN_EXPIRE_MINUTES"),
+        description="Lifetime of a JWT from `POST /token`.",
+    )
+    jwt_issuer: str = Field(
+        "buildstate", validation_alias=_env("BUILDSTATE_JWT_ISSUER"), description="JWT `iss`."
+    )
+    jwt_audience: str = Field(
+        "buildstate-api",
+        validation_alias=_env("BUILDSTATE_JWT_AUDIENCE"),
+        description="JWT `aud`.",
+    )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info", validation_alias=_env("LOG_LEVEL"), description="Log level."
+    )
+    auto_migrate: bool = Field(
+        True,
+        validation_alias=_env("BUILDSTATE_AUTO_MIGRATE"),
+        description="Apply database migrations when the server starts.",
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        "FULL",
+        validation_alias=_env("BUILDSTATE_SQLITE_SYNCHRONOUS"),
+        description="`FULL` keeps every acknowledged write through power loss; `NORMAL` is "
+        "faster and may lose the last transactions on power loss (never corrupts).",
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        validation_alias=_env("BUILDSTATE_MAX_BODY_BYTES"),
+        description="Requests with a larger body get 413.",
+    )
+    admin_password: str | None = Field(
+        None,
+        validation_alias=_env("BUILDSTATE_ADMIN_PASSWORD"),
+        description="If set and no user exists yet, an `admin` user with this password is "
+        "created at start (production's way to bootstrap the first admin).",
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def is_production(self) -> bool:
+        return self.mode is Mode.production
+
+    @property
+    def effective_api_keys(self) -> list[str]:
+        if self.is_production or DEV_API_KEY in self.api_keys:
+            return list(self.api_keys)
+        return [*self.api_keys, DEV_API_KEY]
+
+    def production_problems(self) -> list[str]:
+        """What stops this configuration from running in production, as instructions."""
+        problems: list[str] = []
+        secret = self.jwt_secret_key or ""
+        if len(secret) < MIN_SECRET_LENGTH:
+            problems.append(
+                f"set JWT_SECRET_KEY to a random string of at least {MIN_SECRET_LENGTH} "
+                'characters (for example: python -c "import secrets; print(secrets.token_urlsafe(48))")'
+            )
+        for key in self.api_keys:
+            raw = key.partition(":")[0]
+            if raw == DEV_API_KEY or len(raw) < 24:
+                problems.append(
+                    f"API_KEYS contains {raw[:4]}…, a default or short key: use keys of at "
+                    "least 24 random characters"
+                )
+        if self.admin_password is not None and (
+            self.admin_password == DEV_ADMIN_PASSWORD or len(self.admin_password) < 12
+        ):
+            problems.append(
+                "BUILDSTATE_ADMIN_PASSWORD is the default or shorter than 12 characters"
+            )
+        return problems

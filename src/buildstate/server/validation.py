@@ -1,0 +1,78 @@
+"""Input types shared by every feature's schemas.
+
+Everything a client sends passes through these, so that the database never sees what it
+cannot store: NUL characters and lone surrogates (PostgreSQL rejects both), integers
+beyond 64 bits, unbounded strings, or JSON nested deeper than anyone means.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Path, Query
+from pydantic import AfterValidator, Field, StringConstraints
+
+MAX_JSON_DEPTH = 16
+MAX_JSON_INT = 2**53  # what every JSON consumer (jq, JavaScript) reads exactly
+SLUG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+
+
+def _storable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from exc
+    return value
+
+
+def _check_json(value: Any, depth: int = 0) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"is nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        _storable(value)
+    elif isinstance(value, bool) or value is None or isinstance(value, float):
+        return
+    elif isinstance(value, int):
+        if abs(value) > MAX_JSON_INT:
+            raise ValueError(f"contains an integer beyond ±2^53 ({MAX_JSON_INT})")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key)
+            _check_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json(item, depth + 1)
+
+
+def _json_object(value: dict[str, Any]) -> dict[str, Any]:
+    _check_json(value)
+    return value
+
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    AfterValidator(_storable),
+]
+ShortText = Annotated[str, StringConstraints(max_length=255), AfterValidator(_storable)]
+LongText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_storable)]
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN), AfterValidator(_storable)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
+StringMap = Annotated[
+    dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=63), AfterValidator(_storable)],
+        Annotated[str, StringConstraints(max_length=255), AfterValidator(_storable)],
+    ],
+    Field(max_length=64),
+]
+BigCount = Annotated[int, Field(ge=0, le=2**63 - 1)]
+StateCode = Annotated[int, Field(ge=0, le=100, description="State code, 0–100.")]
+
+# Query parameters.
+Skip = Annotated[int, Query(ge=0, le=2**31 - 1, description="Records to skip.")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Records to return, at most 1000.")]
+IncludeDeactivated = Annotated[
+    bool, Query(description="Include soft-deleted records.")
+]
+PathId = Annotated[str, Path(max_length=200), AfterValidator(_storable)]
