@@ -1,0 +1,179 @@
+"""Shared fixtures: every test runs against a real, migrated SQLite file and a real
+PostgreSQL server (started here on a free loopback port), through the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.testclient import TestClient
+
+from buildstate.server.app import create_app
+from buildstate.server.db.base import load_models
+from buildstate.server.db.engine import async_url
+from buildstate.server.db.migrate import upgrade_database
+from buildstate.server.settings import DEV_API_KEY, Settings
+from tests.services import IN_CI, ServiceUnavailable, free_port, postgres_cluster
+
+ADMIN = {"X-API-Key": DEV_API_KEY}
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend", action="append", choices=BACKENDS,
+        help="Run against only these databases (default: both).",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("backend") or BACKENDS
+        metafunc.parametrize("backend", chosen, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database URL for one backend, shared by the whole session."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'buildstate.db'}"
+        upgrade_database(Settings(DATABASE_URL=url))
+        yield url
+        return
+    external = os.environ.get("BUILDSTATE_TEST_POSTGRES_URL")
+    if external:
+        upgrade_database(Settings(DATABASE_URL=external))
+        yield external
+        return
+    try:
+        cluster = postgres_cluster()
+        url = cluster.__enter__()
+    except ServiceUnavailable as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required under CI=true: {exc}")
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    try:
+        upgrade_database(Settings(DATABASE_URL=url))
+        yield url
+    finally:
+        cluster.__exit__(None, None, None)
+
+
+def _tables_to_clear() -> list[str]:
+    keep = {"instance_secrets"}
+    tables = reversed(load_models().metadata.sorted_tables)
+    return [t.name for t in tables if t.name not in keep]
+
+
+async def _clear(url: str) -> None:
+    engine = create_async_engine(async_url(url))
+    try:
+        async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(text(f"TRUNCATE {', '.join(_tables_to_clear())} RESTART IDENTITY"))
+            else:
+                for table in _tables_to_clear():
+                    await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def settings(backend: str) -> Settings:
+    """Settings for a clean database (every table emptied; the app seeds dev data)."""
+    asyncio.run(_clear(backend))
+    return Settings(DATABASE_URL=backend, BUILDSTATE_AUTO_MIGRATE=False)
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """A real uvicorn on a free loopback port serving its own app instance (its own event
+    loop and connection pools) over the same database as ``client``; yields the base URL."""
+    port = free_port()
+    served = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(served, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        threading.Event().wait(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def admin() -> dict[str, str]:
+    return dict(ADMIN)
+
+
+def token_headers(client: TestClient, username: str, password: str, scope: str | None = None) -> dict[str, str]:
+    form: dict[str, Any] = {"username": username, "password": password}
+    if scope:
+        form["scope"] = scope
+    response = client.post("/token", data=form)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+def as_scope(client: TestClient) -> Any:
+    """``as_scope("write")`` → headers of a fresh user's API token with exactly that level."""
+    made: dict[str, dict[str, str]] = {}
+
+    def make(scope: str) -> dict[str, str]:
+        if scope not in made:
+            scopes = {"read": ["read"], "write": ["read", "write"],
+                      "admin": ["read", "write", "admin"]}[scope]
+            user = client.post("/users", headers=ADMIN, json={
+                "username": f"{scope}-user", "password": "password-123", "scopes": scopes})
+            assert user.status_code == 201, user.text
+            token = client.post(f"/users/{user.json()['id']}/tokens", headers=ADMIN,
+                                json={"name": scope, "scopes": scopes})
+            assert token.status_code == 201, token.text
+            made[scope] = {"X-API-Key": token.json()["token"]}
+        return made[scope]
+
+    return make
+
+
+@pytest.fixture
+def project(client: TestClient) -> str:
+    response = client.post("/projects/", headers=ADMIN, json={"name": "rhel-9-base"})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+@pytest.fixture
+def new_build(client: TestClient, project: str) -> Any:
+    counter = iter(range(1, 10_000))
+
+    def make(**extra: Any) -> dict[str, Any]:
+        body = {"project_id": project, "platform_id": "aws-commercial",
+                "os_version_id": "rhel-9.3", "image_type_id": "base",
+                "build_number": f"2024.02.{next(counter):03d}", **extra}
+        response = client.post("/builds", headers=ADMIN, json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    return make

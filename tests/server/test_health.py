@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+
+def test_health_needs_no_credentials(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "healthy"
+    assert body["timestamp"].endswith("Z")
+
+
+def test_ready_reports_the_database(client: TestClient) -> None:
+    response = client.get("/ready")
+    assert response.status_code == 200
+    assert response.json()["ready"] is True
+    assert response.json()["database"] == "connected"
+
+
+def test_status_has_version_and_uptime(client: TestClient) -> None:
+    body = client.get("/status").json()
+    assert body["version"]
+    assert isinstance(body["uptime"], int)
+    assert body["status"] == "running"
+
+
+def test_ready_is_503_with_a_reason_when_the_database_is_gone(client: TestClient) -> None:
+    db = client.app.state.db  # type: ignore[attr-defined]
+    real_reader = db.reader
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    db.reader = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    try:
+        response = client.get("/ready")
+    finally:
+        db.reader = real_reader
+    assert response.status_code == 503
+    assert response.json()["ready"] is False
+    assert "database unreachable" in response.json()["reason"]
+
+
+def test_every_response_has_a_request_id(client: TestClient) -> None:
+    response = client.get("/health", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    missing = client.get("/platforms/")
+    assert missing.status_code == 401
+    assert missing.json()["request_id"] == missing.headers["x-request-id"]
