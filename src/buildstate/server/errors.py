@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from buildstate.server.middleware import BodyTooLarge
+
 log = logging.getLogger("buildstate.errors")
 
 
@@ -100,6 +102,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail
+        if isinstance(exc.__cause__, BodyTooLarge):  # FastAPI re-raises it as a 400
+            return error_response(request, 413, str(exc.__cause__))
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No route for {request.method} {request.url.path}"
         elif exc.status_code == 405:

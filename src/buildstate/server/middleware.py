@@ -25,7 +25,8 @@ _SECURITY_HEADERS = [
 
 
 class BodyTooLarge(Exception):
-    pass
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Request body is larger than {limit} bytes")
 
 
 class RequestContextMiddleware:
@@ -67,7 +68,7 @@ class RequestContextMiddleware:
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > self.max_body_bytes:
-                        raise BodyTooLarge
+                        raise BodyTooLarge(self.max_body_bytes)
                 return message
 
             try:
@@ -79,10 +80,7 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
     async def _too_large(self, send: Send, rid: str) -> None:
-        body = orjson.dumps(
-            {"detail": f"Request body is larger than {self.max_body_bytes} bytes",
-             "request_id": rid}
-        )
+        body = orjson.dumps({"detail": str(BodyTooLarge(self.max_body_bytes)), "request_id": rid})
         await send({
             "type": "http.response.start",
             "status": 413,

@@ -76,3 +76,4 @@ IncludeDeactivated = Annotated[
     bool, Query(description="Include soft-deleted records.")
 ]
 PathId = Annotated[str, Path(max_length=200), AfterValidator(_storable)]
+QueryText = Annotated[str, Query(max_length=255), AfterValidator(_storable)]

@@ -16,7 +16,7 @@ from buildstate.server.db.session import SessionDep
 from buildstate.server.errors import Unprocessable
 from buildstate.server.idempotency.service import IdempotencyDep
 from buildstate.server.openapi import responses
-from buildstate.server.validation import Limit, PathId, Skip
+from buildstate.server.validation import Limit, PathId, QueryText, Skip
 
 
 def _service(session: SessionDep) -> BuildService:
@@ -30,12 +30,12 @@ READ_ERRORS = responses(401, 403, 404, 422)
 
 
 def _filters(
-    project_id: Annotated[str | None, Query(max_length=200)] = None,
+    project_id: QueryText | None = None,
     status: BuildStatus | None = None,
-    platform_id: Annotated[str | None, Query(max_length=200)] = None,
-    os_version_id: Annotated[str | None, Query(max_length=200)] = None,
-    image_type_id: Annotated[str | None, Query(max_length=200)] = None,
-    build_number: Annotated[str | None, Query(max_length=255)] = None,
+    platform_id: QueryText | None = None,
+    os_version_id: QueryText | None = None,
+    image_type_id: QueryText | None = None,
+    build_number: QueryText | None = None,
     label: Annotated[
         list[str] | None,
         Query(max_length=20, description="`key=value`; repeat to require several labels."),

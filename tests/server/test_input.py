@@ -1,0 +1,107 @@
+"""Bad input gets a 4xx that says what was wrong; never a 500, never stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.conftest import ADMIN
+
+JSON = {**ADMIN, "Content-Type": "application/json"}
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_malformed_json(client: TestClient) -> None:
+    response = client.post("/platforms/", headers=JSON, content=b'{"name": ')
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
+@pytest.mark.parametrize("body", [
+    {"name": 5},
+    {"name": ""},
+    {"name": "x" * 256},
+    {"name": "ok", "unknown_field": 1},
+    {"name": "nul\x00byte"},
+    [],
+    "just a string",
+])
+def test_bad_platform_bodies(client: TestClient, body: Any) -> None:
+    response = client.post("/platforms/", headers=ADMIN, json=body)
+    assert response.status_code == 422, response.text
+    assert isinstance(response.json()["detail"], list)
+
+
+def test_lone_surrogate_in_raw_json_is_refused(client: TestClient) -> None:
+    response = client.post("/platforms/", headers=JSON, content=b'{"name": "\\ud800"}')
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("extra", [
+    {"build_metadata": {"n": 2**70}},
+    {"build_metadata": {"deep": _nested(20)}},
+    {"build_metadata": {"bad\x00key": 1}},
+    {"labels": {"k": 5}},
+    {"labels": {f"k{i}": "v" for i in range(65)}},
+    {"build_number": None},
+])
+def test_bad_build_bodies(client: TestClient, project: str, extra: dict[str, Any]) -> None:
+    body = {"project_id": project, "platform_id": "aws-commercial", "os_version_id": "rhel-9.3",
+            "image_type_id": "base", "build_number": "b-1", **extra}
+    response = client.post("/builds", headers=ADMIN, json=body)
+    assert response.status_code == 422, response.text
+    assert client.get("/builds", headers=ADMIN).json() == []
+
+
+def test_out_of_range_integers(client: TestClient, new_build: Any) -> None:
+    build_id = new_build()["id"]
+    for body in ({"state_code": 2**64, "status": "in_progress"},
+                 {"state_code": -1, "status": "in_progress"},
+                 {"state_code": 10, "status": "completed", "artifact_size_bytes": 2**63},
+                 {"state_code": 10, "status": "completed", "artifact_size_bytes": -5}):
+        response = client.post(f"/builds/{build_id}/state", headers=ADMIN, json=body)
+        assert response.status_code == 422, body
+
+
+def test_absurd_nesting_is_a_4xx(client: TestClient) -> None:
+    deep = b'{"name": "x", "cloud_provider": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = client.post("/platforms/", headers=JSON, content=deep)
+    assert 400 <= response.status_code < 500
+
+
+def test_oversized_bodies_get_413(client: TestClient) -> None:
+    big = b'{"name": "' + b"x" * (1024 * 1024 + 10) + b'"}'
+    response = client.post("/platforms/", headers=JSON, content=big)
+    assert response.status_code == 413
+    assert "larger than" in response.json()["detail"]
+
+    def chunks() -> Any:
+        yield b'{"name": "'
+        for _ in range(1100):
+            yield b"y" * 1024
+        yield b'"}'
+
+    streamed = client.post("/platforms/", headers=JSON, content=chunks())
+    assert streamed.status_code == 413
+
+
+def test_nul_in_path_and_query(client: TestClient) -> None:
+    assert client.get("/platforms/a%00b", headers=ADMIN).status_code == 422
+    for name in ("project_id", "platform_id", "build_number", "label"):
+        response = client.get("/builds", headers=ADMIN, params={name: "a=\x00b"})
+        assert response.status_code == 422, name
+
+
+def test_unknown_routes_and_methods(client: TestClient) -> None:
+    missing = client.get("/nope", headers=ADMIN)
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "No route for GET /nope"
+    assert client.patch("/platforms/", headers=ADMIN).status_code == 405
