@@ -29,7 +29,9 @@ BACKENDS = ["sqlite", "postgresql"]
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--backend", action="append", choices=BACKENDS,
+        "--backend",
+        action="append",
+        choices=BACKENDS,
         help="Run against only these databases (default: both).",
     )
 
@@ -41,7 +43,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated database URL for one backend, shared by the whole session."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'buildstate.db'}"
@@ -78,10 +82,12 @@ async def _clear(url: str) -> None:
     try:
         async with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                await conn.execute(text(f"TRUNCATE {', '.join(_tables_to_clear())} RESTART IDENTITY"))
+                await conn.execute(
+                    text(f"TRUNCATE {', '.join(_tables_to_clear())} RESTART IDENTITY")
+                )
             else:
                 for table in _tables_to_clear():
-                    await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+                    await conn.execute(text(f"DELETE FROM {table}"))
     finally:
         await engine.dispose()
 
@@ -110,7 +116,9 @@ def live_server(settings: Settings) -> Iterator[str]:
     loop and connection pools) over the same database as ``client``; yields the base URL."""
     port = free_port()
     served = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(served, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(served, host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -127,7 +135,9 @@ def admin() -> dict[str, str]:
     return dict(ADMIN)
 
 
-def token_headers(client: TestClient, username: str, password: str, scope: str | None = None) -> dict[str, str]:
+def token_headers(
+    client: TestClient, username: str, password: str, scope: str | None = None
+) -> dict[str, str]:
     form: dict[str, Any] = {"username": username, "password": password}
     if scope:
         form["scope"] = scope
@@ -143,13 +153,22 @@ def as_scope(client: TestClient) -> Any:
 
     def make(scope: str) -> dict[str, str]:
         if scope not in made:
-            scopes = {"read": ["read"], "write": ["read", "write"],
-                      "admin": ["read", "write", "admin"]}[scope]
-            user = client.post("/users", headers=ADMIN, json={
-                "username": f"{scope}-user", "password": "password-123", "scopes": scopes})
+            scopes = {
+                "read": ["read"],
+                "write": ["read", "write"],
+                "admin": ["read", "write", "admin"],
+            }[scope]
+            user = client.post(
+                "/users",
+                headers=ADMIN,
+                json={"username": f"{scope}-user", "password": "password-123", "scopes": scopes},
+            )
             assert user.status_code == 201, user.text
-            token = client.post(f"/users/{user.json()['id']}/tokens", headers=ADMIN,
-                                json={"name": scope, "scopes": scopes})
+            token = client.post(
+                f"/users/{user.json()['id']}/tokens",
+                headers=ADMIN,
+                json={"name": scope, "scopes": scopes},
+            )
             assert token.status_code == 201, token.text
             made[scope] = {"X-API-Key": token.json()["token"]}
         return made[scope]
@@ -169,9 +188,14 @@ def new_build(client: TestClient, project: str) -> Any:
     counter = iter(range(1, 10_000))
 
     def make(**extra: Any) -> dict[str, Any]:
-        body = {"project_id": project, "platform_id": "aws-commercial",
-                "os_version_id": "rhel-9.3", "image_type_id": "base",
-                "build_number": f"2024.02.{next(counter):03d}", **extra}
+        body = {
+            "project_id": project,
+            "platform_id": "aws-commercial",
+            "os_version_id": "rhel-9.3",
+            "image_type_id": "base",
+            "build_number": f"2024.02.{next(counter):03d}",
+            **extra,
+        }
         response = client.post("/builds", headers=ADMIN, json=body)
         assert response.status_code == 201, response.text
         return dict(response.json())

@@ -62,23 +62,64 @@ def postgres_cluster() -> Iterator[str]:
         _as_postgres(cmd), check=True, capture_output=True, text=True, timeout=120
     )
     try:
-        run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-             "--encoding=UTF8", "--no-sync"])
-        options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   "-c max_connections=200")
-        run([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-             str(root / "log"), "-w", "-t", "60", "start"])
+        run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+            ]
+        )
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200"
+        )
+        run(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(root / "log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        )
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(root, ignore_errors=True)
         raise ServiceUnavailable(f"could not start PostgreSQL: {exc.stderr or exc.stdout}") from exc
     try:
-        run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-             "buildstate_test"])
+        run(
+            [
+                str(bindir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "buildstate_test",
+            ]
+        )
         yield f"postgresql://postgres@127.0.0.1:{port}/buildstate_test"
     finally:
-        subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                                     "-w", "stop"]), capture_output=True, check=False, timeout=60)
+        subprocess.run(
+            _as_postgres(
+                [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
+            ),
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 

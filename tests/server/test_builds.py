@@ -20,17 +20,30 @@ ARTIFACT = {
 }
 
 
-def state(client: TestClient, build_id: str, code: int, status: str = "in_progress",
-          expect: int = 200, **extra: Any) -> dict[str, Any]:
-    response = client.post(f"/builds/{build_id}/state", headers=ADMIN,
-                           json={"state_code": code, "status": status, **extra})
+def state(
+    client: TestClient,
+    build_id: str,
+    code: int,
+    status: str = "in_progress",
+    expect: int = 200,
+    **extra: Any,
+) -> dict[str, Any]:
+    response = client.post(
+        f"/builds/{build_id}/state",
+        headers=ADMIN,
+        json={"state_code": code, "status": status, **extra},
+    )
     assert response.status_code == expect, response.text
     return dict(response.json())
 
 
 def test_create_returns_the_seed_shape(client: TestClient, new_build: Any, project: str) -> None:
-    build = new_build(created_by="jenkins", concourse_url="https://ci/x", labels={"cloud": "aws"},
-                      build_metadata={"commit_sha": "abc123"})
+    build = new_build(
+        created_by="jenkins",
+        concourse_url="https://ci/x",
+        labels={"cloud": "aws"},
+        build_metadata={"commit_sha": "abc123"},
+    )
     assert build["status"] == "pending"
     assert build["current_state"] == 0
     assert build["attempt"] == 1
@@ -42,39 +55,61 @@ def test_create_returns_the_seed_shape(client: TestClient, new_build: Any, proje
     assert [(h["state_code"], h["status"]) for h in history] == [(0, "pending")]
 
 
-def test_create_checks_references_and_build_numbers(client: TestClient, new_build: Any,
-                                                     project: str) -> None:
-    body = {"project_id": project, "platform_id": "nope", "os_version_id": "rhel-9.3",
-            "image_type_id": "base", "build_number": "1"}
+def test_create_checks_references_and_build_numbers(
+    client: TestClient, new_build: Any, project: str
+) -> None:
+    body = {
+        "project_id": project,
+        "platform_id": "nope",
+        "os_version_id": "rhel-9.3",
+        "image_type_id": "base",
+        "build_number": "1",
+    }
     missing = client.post("/builds", headers=ADMIN, json=body)
     assert missing.status_code == 404
     assert missing.json()["detail"] == "platform_id: Platform with id 'nope' not found"
     client.delete("/image_types/base", headers=ADMIN)
     gone = client.post("/builds", headers=ADMIN, json={**body, "platform_id": "aws-commercial"})
     assert gone.status_code == 404
-    assert "image_type_id" in gone.json()["detail"] and "deactivated" in gone.json()["detail"]
+    assert "image_type_id" in gone.json()["detail"]
+    assert "deactivated" in gone.json()["detail"]
     client.put("/image_types/base", headers=ADMIN, json={"name": "base"})
 
 
 def test_duplicate_build_number_is_409(client: TestClient, new_build: Any) -> None:
     build = new_build()
-    again = client.post("/builds", headers=ADMIN, json={
-        k: build[k] for k in ("project_id", "platform_id", "os_version_id", "image_type_id",
-                              "build_number")})
+    again = client.post(
+        "/builds",
+        headers=ADMIN,
+        json={
+            k: build[k]
+            for k in ("project_id", "platform_id", "os_version_id", "image_type_id", "build_number")
+        },
+    )
     assert again.status_code == 409
     assert build["build_number"] in again.json()["detail"]
 
 
-def test_fail_at_25_resume_from_checkpoint_10_and_complete(client: TestClient, new_build: Any) -> None:
+def test_fail_at_25_resume_from_checkpoint_10_and_complete(
+    client: TestClient, new_build: Any
+) -> None:
     """The product's reason to exist, end to end."""
     build_id = new_build()["id"]
     state(client, build_id, 0)
     checkpoint = state(client, build_id, 10, "completed", **ARTIFACT)
     assert checkpoint["artifact_storage_path"] == ARTIFACT["artifact_storage_path"]
     state(client, build_id, 25)
-    failure = client.post(f"/builds/{build_id}/failure", headers=ADMIN, json={
-        "state_code": 25, "error_message": "AMI creation timeout", "failure_type": "PACKER_TIMEOUT",
-        "error_details": {"exit_code": 1}, "is_retryable": True})
+    failure = client.post(
+        f"/builds/{build_id}/failure",
+        headers=ADMIN,
+        json={
+            "state_code": 25,
+            "error_message": "AMI creation timeout",
+            "failure_type": "PACKER_TIMEOUT",
+            "error_details": {"exit_code": 1},
+            "is_retryable": True,
+        },
+    )
     assert failure.status_code == 201, failure.text
     assert client.get(f"/builds/{build_id}", headers=ADMIN).json()["status"] == "failed"
 
@@ -100,45 +135,67 @@ def test_fail_at_25_resume_from_checkpoint_10_and_complete(client: TestClient, n
     assert detail["finished_at"] is not None
     history = client.get(f"/builds/{build_id}/state", headers=ADMIN).json()["history"]
     assert [(h["attempt"], h["state_code"], h["status"]) for h in history] == [
-        (1, 0, "pending"), (1, 0, "in_progress"), (1, 10, "completed"), (1, 25, "in_progress"),
-        (1, 25, "failed"), (2, 10, "in_progress"), (2, 25, "in_progress"), (2, 100, "completed"),
+        (1, 0, "pending"),
+        (1, 0, "in_progress"),
+        (1, 10, "completed"),
+        (1, 25, "in_progress"),
+        (1, 25, "failed"),
+        (2, 10, "in_progress"),
+        (2, 25, "in_progress"),
+        (2, 100, "completed"),
     ]
     artifacts = client.get(f"/builds/{build_id}/artifacts", headers=ADMIN).json()
     assert [(a["state_code"], a["is_checkpoint"]) for a in artifacts] == [(10, True)]
-    frozen = client.post(f"/builds/{build_id}/state", headers=ADMIN,
-                         json={"state_code": 100, "status": "completed"})
+    frozen = client.post(
+        f"/builds/{build_id}/state", headers=ADMIN, json={"state_code": 100, "status": "completed"}
+    )
     assert frozen.status_code == 409
 
 
-def test_a_plain_retry_after_a_retryable_failure_starts_attempt_2(client: TestClient,
-                                                                   new_build: Any) -> None:
+def test_a_plain_retry_after_a_retryable_failure_starts_attempt_2(
+    client: TestClient, new_build: Any
+) -> None:
     build_id = new_build()["id"]
     state(client, build_id, 25)
-    client.post(f"/builds/{build_id}/failure", headers=ADMIN,
-                json={"state_code": 25, "error_message": "flaky mirror"})
+    client.post(
+        f"/builds/{build_id}/failure",
+        headers=ADMIN,
+        json={"state_code": 25, "error_message": "flaky mirror"},
+    )
     retried = state(client, build_id, 10)
     assert (retried["attempt"], retried["build_status"]) == (2, "in_progress")
 
 
-def test_blocking_or_non_retryable_failures_need_an_explicit_resume(client: TestClient,
-                                                                     new_build: Any,
-                                                                     project: str) -> None:
+def test_blocking_or_non_retryable_failures_need_an_explicit_resume(
+    client: TestClient, new_build: Any, project: str
+) -> None:
     for code, blocking in ((0, False), (25, True), (100, False)):
-        client.post(f"/projects/{project}/state-codes", headers=ADMIN,
-                    json={"state_code": code, "is_blocking": blocking})
+        client.post(
+            f"/projects/{project}/state-codes",
+            headers=ADMIN,
+            json={"state_code": code, "is_blocking": blocking},
+        )
     blocked = new_build()["id"]
     state(client, blocked, 25)
-    client.post(f"/builds/{blocked}/failure", headers=ADMIN,
-                json={"state_code": 25, "error_message": "broken", "is_retryable": True})
-    refused = client.post(f"/builds/{blocked}/state", headers=ADMIN,
-                          json={"state_code": 25, "status": "in_progress"})
+    client.post(
+        f"/builds/{blocked}/failure",
+        headers=ADMIN,
+        json={"state_code": 25, "error_message": "broken", "is_retryable": True},
+    )
+    refused = client.post(
+        f"/builds/{blocked}/state", headers=ADMIN, json={"state_code": 25, "status": "in_progress"}
+    )
     assert refused.status_code == 409
-    assert "blocking" in refused.json()["detail"] and "/resume" in refused.json()["detail"]
+    assert "blocking" in refused.json()["detail"]
+    assert "/resume" in refused.json()["detail"]
     assert client.post(f"/builds/{blocked}/resume", headers=ADMIN).status_code == 200
 
     fatal = new_build()["id"]
-    client.post(f"/builds/{fatal}/failure", headers=ADMIN,
-                json={"state_code": 0, "error_message": "bad", "is_retryable": False})
+    client.post(
+        f"/builds/{fatal}/failure",
+        headers=ADMIN,
+        json={"state_code": 0, "error_message": "bad", "is_retryable": False},
+    )
     assert state(client, fatal, 25, expect=409)["detail"].startswith(f"build {fatal} failed")
     undefined = state(client, new_build()["id"], 15, expect=422)
     assert undefined["detail"].endswith("allowed codes: 0, 25, 100")
@@ -150,7 +207,9 @@ def test_state_rules_over_http(client: TestClient, new_build: Any) -> None:
     assert "lower than the current state 50" in state(client, build_id, 25, expect=409)["detail"]
     assert state(client, build_id, 101, expect=422)["detail"][0]["loc"] == ["body", "state_code"]
     assert state(client, build_id, 50, "done", expect=422)["detail"][0]["loc"] == ["body", "status"]
-    cancelled = client.post(f"/builds/{build_id}/cancel", headers=ADMIN, json={"reason": "obsolete"})
+    cancelled = client.post(
+        f"/builds/{build_id}/cancel", headers=ADMIN, json={"reason": "obsolete"}
+    )
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"
     assert client.post(f"/builds/{build_id}/cancel", headers=ADMIN).status_code == 409
@@ -171,10 +230,16 @@ def test_resume_from_a_chosen_checkpoint(client: TestClient, new_build: Any) -> 
     assert client.get(f"/builds/{build_id}", headers=ADMIN).json()["current_state"] == 10
 
 
-def test_idempotency_key_replays_and_refuses_a_different_body(client: TestClient,
-                                                              new_build: Any, project: str) -> None:
-    body = {"project_id": project, "platform_id": "aws-commercial", "os_version_id": "rhel-9.3",
-            "image_type_id": "base", "build_number": "idem-1"}
+def test_idempotency_key_replays_and_refuses_a_different_body(
+    client: TestClient, new_build: Any, project: str
+) -> None:
+    body = {
+        "project_id": project,
+        "platform_id": "aws-commercial",
+        "os_version_id": "rhel-9.3",
+        "image_type_id": "base",
+        "build_number": "idem-1",
+    }
     key = {**ADMIN, "Idempotency-Key": "k-1"}
     first = client.post("/builds", headers=key, json=body)
     second = client.post("/builds", headers=key, json=body)
@@ -186,9 +251,11 @@ def test_idempotency_key_replays_and_refuses_a_different_body(client: TestClient
     assert "already used" in different.json()["detail"]
     build_id = first.json()["id"]
     for _ in range(3):
-        response = client.post(f"/builds/{build_id}/state",
-                               headers={**ADMIN, "Idempotency-Key": "s-1"},
-                               json={"state_code": 5, "status": "in_progress"})
+        response = client.post(
+            f"/builds/{build_id}/state",
+            headers={**ADMIN, "Idempotency-Key": "s-1"},
+            json={"state_code": 5, "status": "in_progress"},
+        )
         assert response.status_code == 200
     history = client.get(f"/builds/{build_id}/state", headers=ADMIN).json()["history"]
     assert len(history) == 2  # created + one report, not three
@@ -196,16 +263,18 @@ def test_idempotency_key_replays_and_refuses_a_different_body(client: TestClient
     assert listed.headers["x-total-count"] == "1"
 
 
-def test_twenty_concurrent_reporters_leave_a_consistent_history(live_server: str,
-                                                                new_build: Any) -> None:
+def test_twenty_concurrent_reporters_leave_a_consistent_history(
+    live_server: str, new_build: Any
+) -> None:
     build_id = new_build()["id"]
     codes = [5 * i for i in range(20)]
     random.Random(7).shuffle(codes)
 
     def report(code: int) -> int:
         with httpx.Client(base_url=live_server, headers=ADMIN, timeout=60) as http:
-            return http.post(f"/builds/{build_id}/state",
-                             json={"state_code": code, "status": "in_progress"}).status_code
+            return http.post(
+                f"/builds/{build_id}/state", json={"state_code": code, "status": "in_progress"}
+            ).status_code
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = list(pool.map(report, codes))
@@ -223,8 +292,9 @@ def test_list_filters_order_and_total(client: TestClient, new_build: Any, projec
     a = new_build(labels={"cloud": "aws", "team": "core"})
     b = new_build(labels={"cloud": "gcp"})
     c = new_build()
-    client.post(f"/builds/{b['id']}/failure", headers=ADMIN,
-                json={"state_code": 0, "error_message": "x"})
+    client.post(
+        f"/builds/{b['id']}/failure", headers=ADMIN, json={"state_code": 0, "error_message": "x"}
+    )
     listed = client.get("/builds", headers=ADMIN)
     assert [x["id"] for x in listed.json()] == [c["id"], b["id"], a["id"]]
     assert listed.headers["x-total-count"] == "3"
@@ -252,12 +322,21 @@ def test_dashboards(client: TestClient, new_build: Any) -> None:
     done = new_build()["id"]
     state(client, done, 100, "completed")
     failed = new_build()["id"]
-    client.post(f"/builds/{failed}/failure", headers=ADMIN, json={"state_code": 0, "error_message": "x"})
+    client.post(
+        f"/builds/{failed}/failure", headers=ADMIN, json={"state_code": 0, "error_message": "x"}
+    )
     new_build()
     summary = client.get("/dashboard/summary", headers=ADMIN).json()
-    assert summary == {"total_builds": 3, "active_builds": 1, "completed_builds": 1,
-                       "failed_builds": 1, "cancelled_builds": 0, "pending_builds": 1,
-                       "platforms": 1, "projects": 1}
+    assert summary == {
+        "total_builds": 3,
+        "active_builds": 1,
+        "completed_builds": 1,
+        "failed_builds": 1,
+        "cancelled_builds": 0,
+        "pending_builds": 1,
+        "platforms": 1,
+        "projects": 1,
+    }
     recent = client.get("/dashboard/recent", headers=ADMIN, params={"limit": 2}).json()
     assert len(recent) == 2
     stats = client.get("/dashboard/platform/aws-commercial", headers=ADMIN).json()
@@ -270,9 +349,14 @@ def test_dashboards(client: TestClient, new_build: Any) -> None:
 
 
 def test_unknown_build_is_404_everywhere(client: TestClient) -> None:
-    for method, path in [("GET", "/builds/x"), ("GET", "/builds/x/state"),
-                         ("GET", "/builds/x/artifacts"), ("GET", "/builds/x/resume"),
-                         ("POST", "/builds/x/resume"), ("POST", "/builds/x/cancel")]:
+    for method, path in [
+        ("GET", "/builds/x"),
+        ("GET", "/builds/x/state"),
+        ("GET", "/builds/x/artifacts"),
+        ("GET", "/builds/x/resume"),
+        ("POST", "/builds/x/resume"),
+        ("POST", "/builds/x/cancel"),
+    ]:
         response = client.request(method, path, headers=ADMIN)
         assert response.status_code == 404, (method, path)
         assert response.json()["detail"] == "Build with id 'x' not found"

@@ -10,15 +10,26 @@ from starlette.testclient import TestClient
 from tests.conftest import ADMIN
 
 RESOURCES = {
-    "platforms": ("Platform", {"name": "aws-us-east-1", "cloud_provider": "aws",
-                               "region": "us-east-1"}, {"region": "us-west-2"}),
-    "os_versions": ("OS version", {"name": "Red Hat Enterprise Linux", "version": "9.4"},
-                    {"version": "9.5"}),
-    "image_types": ("Image type", {"name": "kubernetes-node",
-                                   "description": "Kubernetes worker node image"},
-                    {"description": "k8s"}),
-    "projects": ("Project", {"name": "rhel-8-base", "description": "RHEL 8 base image builds"},
-                 {"description": "changed"}),
+    "platforms": (
+        "Platform",
+        {"name": "aws-us-east-1", "cloud_provider": "aws", "region": "us-east-1"},
+        {"region": "us-west-2"},
+    ),
+    "os_versions": (
+        "OS version",
+        {"name": "Red Hat Enterprise Linux", "version": "9.4"},
+        {"version": "9.5"},
+    ),
+    "image_types": (
+        "Image type",
+        {"name": "kubernetes-node", "description": "Kubernetes worker node image"},
+        {"description": "k8s"},
+    ),
+    "projects": (
+        "Project",
+        {"name": "rhel-8-base", "description": "RHEL 8 base image builds"},
+        {"description": "changed"},
+    ),
 }
 
 
@@ -29,7 +40,8 @@ def test_crud_soft_delete_and_listing(client: TestClient, resource: str) -> None
     assert created.status_code == 201, created.text
     entry = created.json()
     assert {k: entry[k] for k in body} == body
-    assert entry["deactivated_at"] is None and entry["created_at"].endswith("Z")
+    assert entry["deactivated_at"] is None
+    assert entry["created_at"].endswith("Z")
     entry_id = entry["id"]
 
     duplicate = client.post(f"/{resource}/", headers=ADMIN, json=body)
@@ -58,13 +70,17 @@ def test_crud_soft_delete_and_listing(client: TestClient, resource: str) -> None
 
 
 def test_platform_ids_are_readable(client: TestClient) -> None:
-    made = client.post("/platforms/", headers=ADMIN,
-                       json={"name": "aws-us-east-1", "cloud_provider": "aws", "region": "us-east-1"})
+    made = client.post(
+        "/platforms/",
+        headers=ADMIN,
+        json={"name": "aws-us-east-1", "cloud_provider": "aws", "region": "us-east-1"},
+    )
     assert made.json()["id"] == "aws-us-east-1"
     spaced = client.post("/platforms/", headers=ADMIN, json={"name": "Azure West Europe"})
     assert spaced.json()["id"] == "azure-west-europe"
-    explicit = client.post("/os_versions/", headers=ADMIN,
-                           json={"id": "rhel-8.8", "name": "RHEL", "version": "8.8"})
+    explicit = client.post(
+        "/os_versions/", headers=ADMIN, json={"id": "rhel-8.8", "name": "RHEL", "version": "8.8"}
+    )
     assert explicit.json()["id"] == "rhel-8.8"
     generated = client.post("/image_types/", headers=ADMIN, json={"name": "hana"})
     assert len(generated.json()["id"]) == 36
@@ -75,19 +91,23 @@ def test_platform_ids_are_readable(client: TestClient) -> None:
 
 
 def test_development_reference_data_is_seeded(client: TestClient) -> None:
-    for path, entry_id in (("platforms", "aws-commercial"), ("os_versions", "rhel-9.3"),
-                           ("image_types", "base")):
+    for path, entry_id in (
+        ("platforms", "aws-commercial"),
+        ("os_versions", "rhel-9.3"),
+        ("image_types", "base"),
+    ):
         assert client.get(f"/{path}/{entry_id}", headers=ADMIN).status_code == 200
 
 
 def test_pagination(client: TestClient) -> None:
     for i in range(5):
         client.post("/image_types/", headers=ADMIN, json={"name": f"type-{i}"})
-    names = [e["name"] for e in client.get("/image_types/", headers=ADMIN,
-                                           params={"skip": 2, "limit": 2}).json()]
+    names = [
+        e["name"]
+        for e in client.get("/image_types/", headers=ADMIN, params={"skip": 2, "limit": 2}).json()
+    ]
     assert names == ["type-1", "type-2"]  # "base" was seeded first
-    for params in ({"skip": -1}, {"limit": 0}, {"limit": 1001}, {"skip": 2**40},
-                   {"limit": "ten"}):
+    for params in ({"skip": -1}, {"limit": 0}, {"limit": 1001}, {"skip": 2**40}, {"limit": "ten"}):
         response = client.get("/image_types/", headers=ADMIN, params=params)
         assert response.status_code == 422, params
         assert response.json()["detail"][0]["loc"][0] == "query"
@@ -96,20 +116,28 @@ def test_pagination(client: TestClient) -> None:
 def test_etag_and_if_match(client: TestClient) -> None:
     fetched = client.get("/platforms/aws-commercial", headers=ADMIN)
     tag = fetched.headers["etag"]
-    first = client.put("/platforms/aws-commercial", headers={**ADMIN, "If-Match": tag},
-                       json={"region": "eu-west-1"})
+    first = client.put(
+        "/platforms/aws-commercial",
+        headers={**ADMIN, "If-Match": tag},
+        json={"region": "eu-west-1"},
+    )
     assert first.status_code == 200
     assert first.headers["etag"] != tag
-    stale = client.put("/platforms/aws-commercial", headers={**ADMIN, "If-Match": tag},
-                       json={"region": "eu-west-2"})
+    stale = client.put(
+        "/platforms/aws-commercial",
+        headers={**ADMIN, "If-Match": tag},
+        json={"region": "eu-west-2"},
+    )
     assert stale.status_code == 412
     assert "changed since you read it" in stale.json()["detail"]
     assert client.get("/platforms/aws-commercial", headers=ADMIN).json()["region"] == "eu-west-1"
 
 
 def test_update_cannot_null_required_fields_or_collide(client: TestClient) -> None:
-    assert client.put("/platforms/aws-commercial", headers=ADMIN,
-                      json={"name": None}).status_code == 422
+    assert (
+        client.put("/platforms/aws-commercial", headers=ADMIN, json={"name": None}).status_code
+        == 422
+    )
     client.post("/platforms/", headers=ADMIN, json={"name": "gcp"})
     collide = client.put("/platforms/gcp", headers=ADMIN, json={"name": "aws-commercial"})
     assert collide.status_code == 409
@@ -118,11 +146,15 @@ def test_update_cannot_null_required_fields_or_collide(client: TestClient) -> No
 
 def test_state_codes(client: TestClient, project: str) -> None:
     base = f"/projects/{project}/state-codes"
-    created = client.post(base, headers=ADMIN, json={
-        "state_code": 5, "description": "Preparing build environment", "is_blocking": False})
+    created = client.post(
+        base,
+        headers=ADMIN,
+        json={"state_code": 5, "description": "Preparing build environment", "is_blocking": False},
+    )
     assert created.status_code == 201
     code = created.json()
-    assert code["project_id"] == project and code["state_code"] == 5
+    assert code["project_id"] == project
+    assert code["state_code"] == 5
     assert client.post(base, headers=ADMIN, json={"state_code": 5}).status_code == 409
     assert client.post(base, headers=ADMIN, json={"state_code": 101}).status_code == 422
     client.post(base, headers=ADMIN, json={"state_code": 0})

@@ -25,15 +25,18 @@ def test_malformed_json(client: TestClient) -> None:
     assert response.json()["detail"][0]["type"] == "json_invalid"
 
 
-@pytest.mark.parametrize("body", [
-    {"name": 5},
-    {"name": ""},
-    {"name": "x" * 256},
-    {"name": "ok", "unknown_field": 1},
-    {"name": "nul\x00byte"},
-    [],
-    "just a string",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": 5},
+        {"name": ""},
+        {"name": "x" * 256},
+        {"name": "ok", "unknown_field": 1},
+        {"name": "nul\x00byte"},
+        [],
+        "just a string",
+    ],
+)
 def test_bad_platform_bodies(client: TestClient, body: Any) -> None:
     response = client.post("/platforms/", headers=ADMIN, json=body)
     assert response.status_code == 422, response.text
@@ -45,17 +48,26 @@ def test_lone_surrogate_in_raw_json_is_refused(client: TestClient) -> None:
     assert response.status_code == 422
 
 
-@pytest.mark.parametrize("extra", [
-    {"build_metadata": {"n": 2**70}},
-    {"build_metadata": {"deep": _nested(20)}},
-    {"build_metadata": {"bad\x00key": 1}},
-    {"labels": {"k": 5}},
-    {"labels": {f"k{i}": "v" for i in range(65)}},
-    {"build_number": None},
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"build_metadata": {"n": 2**70}},
+        {"build_metadata": {"deep": _nested(20)}},
+        {"build_metadata": {"bad\x00key": 1}},
+        {"labels": {"k": 5}},
+        {"labels": {f"k{i}": "v" for i in range(65)}},
+        {"build_number": None},
+    ],
+)
 def test_bad_build_bodies(client: TestClient, project: str, extra: dict[str, Any]) -> None:
-    body = {"project_id": project, "platform_id": "aws-commercial", "os_version_id": "rhel-9.3",
-            "image_type_id": "base", "build_number": "b-1", **extra}
+    body = {
+        "project_id": project,
+        "platform_id": "aws-commercial",
+        "os_version_id": "rhel-9.3",
+        "image_type_id": "base",
+        "build_number": "b-1",
+        **extra,
+    }
     response = client.post("/builds", headers=ADMIN, json=body)
     assert response.status_code == 422, response.text
     assert client.get("/builds", headers=ADMIN).json() == []
@@ -63,10 +75,12 @@ def test_bad_build_bodies(client: TestClient, project: str, extra: dict[str, Any
 
 def test_out_of_range_integers(client: TestClient, new_build: Any) -> None:
     build_id = new_build()["id"]
-    for body in ({"state_code": 2**64, "status": "in_progress"},
-                 {"state_code": -1, "status": "in_progress"},
-                 {"state_code": 10, "status": "completed", "artifact_size_bytes": 2**63},
-                 {"state_code": 10, "status": "completed", "artifact_size_bytes": -5}):
+    for body in (
+        {"state_code": 2**64, "status": "in_progress"},
+        {"state_code": -1, "status": "in_progress"},
+        {"state_code": 10, "status": "completed", "artifact_size_bytes": 2**63},
+        {"state_code": 10, "status": "completed", "artifact_size_bytes": -5},
+    ):
         response = client.post(f"/builds/{build_id}/state", headers=ADMIN, json=body)
         assert response.status_code == 422, body
 

@@ -13,14 +13,25 @@ from buildstate.server.errors import Conflict, Unprocessable
 CODES = [0, 5, 10, 25, 50, 99, 100]
 
 
-def snap(status: BuildStatus, current: int = 25, last: StateStatus | None = StateStatus.in_progress,
-         retryable: bool | None = None, blocking: bool | None = None) -> Snapshot:
+def snap(
+    status: BuildStatus,
+    current: int = 25,
+    last: StateStatus | None = StateStatus.in_progress,
+    retryable: bool | None = None,
+    blocking: bool | None = None,
+) -> Snapshot:
     return Snapshot("b1", status, current, 1, last, retryable, blocking)
 
 
-@pytest.mark.parametrize(("status", "code", "reported"), list(itertools.product(
-    [BuildStatus.completed, BuildStatus.cancelled], CODES, list(StateStatus))))
-def test_frozen_builds_accept_nothing(status: BuildStatus, code: int, reported: StateStatus) -> None:
+@pytest.mark.parametrize(
+    ("status", "code", "reported"),
+    list(
+        itertools.product([BuildStatus.completed, BuildStatus.cancelled], CODES, list(StateStatus))
+    ),
+)
+def test_frozen_builds_accept_nothing(
+    status: BuildStatus, code: int, reported: StateStatus
+) -> None:
     with pytest.raises(Conflict, match=f"is {status.value}"):
         sm.report_state(snap(status), Rules(), code, reported)
     with pytest.raises(Conflict):
@@ -31,9 +42,15 @@ def test_frozen_builds_accept_nothing(status: BuildStatus, code: int, reported: 
         sm.cancel(snap(status))
 
 
-@pytest.mark.parametrize(("status", "code", "reported"), list(itertools.product(
-    [BuildStatus.pending, BuildStatus.in_progress], CODES, list(StateStatus))))
-def test_active_builds_never_go_backwards(status: BuildStatus, code: int, reported: StateStatus) -> None:
+@pytest.mark.parametrize(
+    ("status", "code", "reported"),
+    list(
+        itertools.product([BuildStatus.pending, BuildStatus.in_progress], CODES, list(StateStatus))
+    ),
+)
+def test_active_builds_never_go_backwards(
+    status: BuildStatus, code: int, reported: StateStatus
+) -> None:
     current = 25
     if code < current:
         with pytest.raises(Conflict, match=f"lower than the current state {current}"):
@@ -55,9 +72,12 @@ def test_active_builds_never_go_backwards(status: BuildStatus, code: int, report
 @pytest.mark.parametrize("reported", [StateStatus.pending, StateStatus.in_progress])
 def test_a_completed_state_cannot_be_reopened(reported: StateStatus) -> None:
     with pytest.raises(Conflict, match="already completed"):
-        sm.report_state(snap(BuildStatus.in_progress, 25, StateStatus.completed), Rules(), 25, reported)
-    again = sm.report_state(snap(BuildStatus.in_progress, 25, StateStatus.completed), Rules(), 25,
-                            StateStatus.completed)
+        sm.report_state(
+            snap(BuildStatus.in_progress, 25, StateStatus.completed), Rules(), 25, reported
+        )
+    again = sm.report_state(
+        snap(BuildStatus.in_progress, 25, StateStatus.completed), Rules(), 25, StateStatus.completed
+    )
     assert again.status is BuildStatus.in_progress
 
 
@@ -78,8 +98,10 @@ def test_undefined_codes_are_refused_with_the_allowed_list() -> None:
     Rules().check_code(15, "p")  # no definitions: any 0–100
 
 
-@pytest.mark.parametrize(("retryable", "blocking", "allowed"), [
-    (True, False, True), (False, False, False), (True, True, False), (False, True, False)])
+@pytest.mark.parametrize(
+    ("retryable", "blocking", "allowed"),
+    [(True, False, True), (False, False, False), (True, True, False), (False, True, False)],
+)
 def test_a_failed_build_is_retried_by_reporting_only_when_retryable_and_not_blocking(
     retryable: bool, blocking: bool, allowed: bool
 ) -> None:

@@ -97,8 +97,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for path in schema["paths"].values():
         for operation in path.values():
             if "requestBody" in operation:
-                operation["responses"].setdefault(
-                    "413", {"description": "Request body too large"}
-                )
+                operation["responses"].setdefault("413", {"description": "Request body too large"})
     app.openapi_schema = schema
     return schema

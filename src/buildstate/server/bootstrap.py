@@ -95,8 +95,11 @@ async def seed_development(db: Database) -> None:
         for template in DEV_REFERENCE_DATA:
             model = type(template)
             if await session.get(model, template.id) is None:
-                columns = {c.key: getattr(template, c.key) for c in model.__table__.c
-                           if getattr(template, c.key, None) is not None}
+                columns = {
+                    c.key: getattr(template, c.key)
+                    for c in model.__table__.c
+                    if getattr(template, c.key, None) is not None
+                }
                 session.add(model(revision=1, **columns))
         try:
             await session.commit()
@@ -105,5 +108,7 @@ async def seed_development(db: Database) -> None:
     log.warning(
         "DEVELOPMENT MODE: API key %r and user %r / %r are enabled. Never expose this server; "
         "set BUILDSTATE_MODE=production with your own secrets for real use.",
-        DEV_API_KEY, DEV_ADMIN_USERNAME, DEV_ADMIN_PASSWORD,
+        DEV_API_KEY,
+        DEV_ADMIN_USERNAME,
+        DEV_ADMIN_PASSWORD,
     )

@@ -113,6 +113,4 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(
-            request, 500, "Internal server error; the server log has the details"
-        )
+        return error_response(request, 500, "Internal server error; the server log has the details")

@@ -18,8 +18,7 @@ def configure_logging(level: str) -> None:
     handler.addFilter(_RequestIdFilter())
     handler.setFormatter(
         logging.Formatter(
-            "%(asctime)s level=%(levelname)s logger=%(name)s request_id=%(request_id)s "
-            "%(message)s"
+            "%(asctime)s level=%(levelname)s logger=%(name)s request_id=%(request_id)s %(message)s"
         )
     )
     root = logging.getLogger("buildstate")

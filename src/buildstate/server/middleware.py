@@ -19,8 +19,11 @@ _SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
-    (b"content-security-policy", b"default-src 'self'; img-src 'self' data: https:; "
-     b"style-src 'self' 'unsafe-inline' https:; script-src 'self' 'unsafe-inline' https:"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data: https:; "
+        b"style-src 'self' 'unsafe-inline' https:; script-src 'self' 'unsafe-inline' https:",
+    ),
 ]
 
 
@@ -50,7 +53,8 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 message["headers"] = [
-                    *message.get("headers", []), (b"x-request-id", rid.encode()),
+                    *message.get("headers", []),
+                    (b"x-request-id", rid.encode()),
                     *_SECURITY_HEADERS,
                 ]
             await send(message)
@@ -81,11 +85,15 @@ class RequestContextMiddleware:
 
     async def _too_large(self, send: Send, rid: str) -> None:
         body = orjson.dumps({"detail": str(BodyTooLarge(self.max_body_bytes)), "request_id": rid})
-        await send({
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close")],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

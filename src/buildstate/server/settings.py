@@ -131,7 +131,8 @@ class Settings(BaseSettings):
         if len(secret) < MIN_SECRET_LENGTH:
             problems.append(
                 f"set JWT_SECRET_KEY to a random string of at least {MIN_SECRET_LENGTH} "
-                'characters (for example: python -c "import secrets; print(secrets.token_urlsafe(48))")'
+                "characters (for example: python -c "
+                '"import secrets; print(secrets.token_urlsafe(48))")'
             )
         for key in self.api_keys:
             raw = key.partition(":")[0]

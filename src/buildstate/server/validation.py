@@ -52,7 +52,8 @@ def _json_object(value: dict[str, Any]) -> dict[str, Any]:
 
 
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
     AfterValidator(_storable),
 ]
 ShortText = Annotated[str, StringConstraints(max_length=255), AfterValidator(_storable)]
@@ -72,8 +73,6 @@ StateCode = Annotated[int, Field(ge=0, le=100, description="State code, 0–100.
 # Query parameters.
 Skip = Annotated[int, Query(ge=0, le=2**31 - 1, description="Records to skip.")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Records to return, at most 1000.")]
-IncludeDeactivated = Annotated[
-    bool, Query(description="Include soft-deleted records.")
-]
+IncludeDeactivated = Annotated[bool, Query(description="Include soft-deleted records.")]
 PathId = Annotated[str, Path(max_length=200), AfterValidator(_storable)]
 QueryText = Annotated[str, Query(max_length=255), AfterValidator(_storable)]

@@ -8,6 +8,7 @@ presented, never from the user alone: a read-only token of an admin cannot delet
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -22,11 +23,17 @@ from buildstate.server.errors import Forbidden, Unauthorized
 
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
-_RANK = {scope: rank for rank, scope in enumerate(SCOPES, start=1)}
+_RANK: dict[str, int] = {scope: rank for rank, scope in enumerate(SCOPES, start=1)}
 
 
-def scope_level(scopes: list[str] | tuple[str, ...] | frozenset[str]) -> int:
+def scope_level(scopes: Iterable[str]) -> int:
     return max((_RANK.get(s, 0) for s in scopes), default=0)
+
+
+def parse_scopes(text: str) -> list[Scope]:
+    """``"write read"`` (as stored) → ``["read", "write"]``."""
+    given = text.split()
+    return [s for s in SCOPES if s in given]
 
 
 def scopes_up_to(level: int) -> list[Scope]:
@@ -64,7 +71,9 @@ def parse_static_keys(keys: list[str]) -> list[StaticKey]:
         raw, _, scope = entry.partition(":")
         level = _RANK.get(scope.strip().lower() or "admin")
         if level is None:
-            raise ValueError(f"API_KEYS entry with unknown scope {scope!r}: use read, write or admin")
+            raise ValueError(
+                f"API_KEYS entry with unknown scope {scope!r}: use read, write or admin"
+            )
         digest = hashlib.sha256(raw.encode()).digest()
         parsed.append(StaticKey(digest=digest, level=level, label=f"api-key:{digest.hex()[:8]}"))
     return parsed
@@ -127,8 +136,10 @@ async def _from_jwt(token: str, request: Request, repo: AuthRepository) -> Princ
     settings = request.app.state.settings
     try:
         claims = security.decode_jwt(
-            request.app.state.keys, token,
-            issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+            request.app.state.keys,
+            token,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
         )
     except security.InvalidToken as exc:
         raise Unauthorized("Invalid or expired token") from exc
@@ -142,7 +153,7 @@ async def _from_jwt(token: str, request: Request, repo: AuthRepository) -> Princ
 Authenticated = Annotated[Principal, Depends(_authenticate)]
 
 
-def require(scope: Scope) -> object:
+def require(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:
     needed = _RANK[scope]
     message = f"{scope.capitalize()} permission required"
 

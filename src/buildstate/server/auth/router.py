@@ -67,7 +67,9 @@ async def create_user(body: UserCreate, _: AdminScope, svc: Service) -> UserRead
 
 
 @users.get("", response_model=list[UserRead], responses=responses(401, 403, 422))
-async def list_users(_: AdminScope, svc: Service, skip: Skip = 0, limit: Limit = 100) -> list[UserRead]:
+async def list_users(
+    _: AdminScope, svc: Service, skip: Skip = 0, limit: Limit = 100
+) -> list[UserRead]:
     return await svc.list_users(skip, limit)
 
 
@@ -84,7 +86,9 @@ async def update_user(
 
 
 @users.delete(
-    "/{user_id}", status_code=204, response_class=Response,
+    "/{user_id}",
+    status_code=204,
+    response_class=Response,
     responses=responses(401, 403, 404, 409, 422),
 )
 async def delete_user(user_id: PathId, _: AdminScope, svc: Service) -> Response:
@@ -94,7 +98,9 @@ async def delete_user(user_id: PathId, _: AdminScope, svc: Service) -> Response:
 
 
 @users.post(
-    "/{user_id}/tokens", status_code=201, response_model=ApiTokenCreated,
+    "/{user_id}/tokens",
+    status_code=201,
+    response_model=ApiTokenCreated,
     responses=responses(401, 403, 404, 409, 422),
 )
 async def create_token(
@@ -112,7 +118,9 @@ async def list_tokens(user_id: PathId, _: AdminScope, svc: Service) -> list[ApiT
 
 
 @users.delete(
-    "/{user_id}/tokens/{token_id}", status_code=204, response_class=Response,
+    "/{user_id}/tokens/{token_id}",
+    status_code=204,
+    response_class=Response,
     responses=responses(401, 403, 404, 422),
 )
 async def revoke_token(user_id: PathId, token_id: PathId, _: AdminScope, svc: Service) -> Response:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -9,9 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from buildstate.server.auth.principal import SCOPES, Scope
 from buildstate.server.validation import Name
 
-Email = Annotated[
-    str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-]
+Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+def _read_only() -> list[Scope]:
+    return ["read"]
+
+
+def _read_write() -> list[Scope]:
+    return ["read", "write"]
 
 
 class _Strict(BaseModel):
@@ -29,7 +34,7 @@ class _Scoped(_Strict):
 
 class TokenResponse(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int = Field(description="Seconds until the token expires.")
 
 
@@ -42,7 +47,7 @@ class UserCreate(_Scoped):
     username: Name = Field(pattern=r"^[A-Za-z0-9._@-]{1,64}$", examples=["newuser"])
     email: Email | None = None
     password: str = Field(min_length=8, max_length=1024)
-    scopes: list[Scope] = Field(default_factory=lambda: ["read"], min_length=1)
+    scopes: list[Scope] = Field(default_factory=_read_only, min_length=1)
 
 
 class UserUpdate(_Scoped):
@@ -63,7 +68,7 @@ class UserRead(BaseModel):
 
 class ApiTokenCreate(_Scoped):
     name: Name = Field(examples=["Pipeline Token"])
-    scopes: list[Scope] = Field(default_factory=lambda: ["read", "write"], min_length=1)
+    scopes: list[Scope] = Field(default_factory=_read_write, min_length=1)
     expires_in_days: int | None = Field(
         365, ge=1, le=3650, description="Days until the token expires; null for never."
     )

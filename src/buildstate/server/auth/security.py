@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from buildstate.server.db.types import utcnow
 
 JWT_ALGORITHM = "HS256"
 JWT_TYPE = "at+jwt"  # RFC 9068: access tokens say what they are
-TOKEN_PREFIX = "bst_"  # lets secret scanners recognise a leaked buildstate token
+TOKEN_PREFIX = "bst_"  # noqa: S105 - lets secret scanners recognise a leaked buildstate token
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so both paths cost the same.
@@ -61,8 +62,14 @@ class AccessClaims:
 
 
 def issue_jwt(
-    keys: Keys, *, user_id: str, username: str, scopes: list[str], ttl: timedelta,
-    issuer: str, audience: str,
+    keys: Keys,
+    *,
+    user_id: str,
+    username: str,
+    scopes: Sequence[str],
+    ttl: timedelta,
+    issuer: str,
+    audience: str,
 ) -> tuple[str, datetime]:
     now = utcnow()
     expires = now + ttl

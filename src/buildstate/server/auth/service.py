@@ -9,7 +9,7 @@ from anyio import to_thread
 
 from buildstate.server.auth import security
 from buildstate.server.auth.models import ApiToken, User
-from buildstate.server.auth.principal import Principal, scope_level, scopes_up_to
+from buildstate.server.auth.principal import Principal, parse_scopes, scope_level, scopes_up_to
 from buildstate.server.auth.repository import AuthRepository
 from buildstate.server.auth.schemas import (
     ApiTokenCreate,
@@ -33,7 +33,7 @@ def user_read(user: User) -> UserRead:
             "id": user.id,
             "username": user.username,
             "email": user.email,
-            "scopes": user.scopes.split(),
+            "scopes": parse_scopes(user.scopes),
             "is_active": user.is_active,
             "created_at": user.created_at,
         }
@@ -44,7 +44,7 @@ def token_read(token: ApiToken) -> ApiTokenRead:
     return ApiTokenRead(
         id=token.id,
         name=token.name,
-        scopes=token.scopes.split(),  # type: ignore[arg-type]
+        scopes=parse_scopes(token.scopes),
         prefix=f"{security.TOKEN_PREFIX}{token.id}_…",
         expires_at=token.expires_at,
         created_at=token.created_at,
@@ -154,9 +154,7 @@ class AuthService:
                 f"Token scopes {body.scopes} exceed the user's scopes {user.scopes.split()}"
             )
         token_id, secret, full = security.new_api_token()
-        expires = (
-            utcnow() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
-        )
+        expires = utcnow() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
         token = ApiToken(
             id=token_id,
             user_id=user.id,

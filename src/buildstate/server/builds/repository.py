@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -19,7 +20,10 @@ from buildstate.server.builds.models import (
     BuildLabel,
     BuildState,
 )
+from buildstate.server.db.session import dialect_of
 from buildstate.server.projects.models import StateCodeDefinition
+
+_Q = TypeVar("_Q", bound=Select[Any])
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,13 @@ class BuildFilters:
     def counter_answerable(self) -> bool:
         """Whether the per-(platform, status) counters can give the total."""
         return not (
-            self.project_id or self.os_version_id or self.image_type_id or self.build_number
-            or self.labels or self.created_after or self.created_before
+            self.project_id
+            or self.os_version_id
+            or self.image_type_id
+            or self.build_number
+            or self.labels
+            or self.created_after
+            or self.created_before
         )
 
 
@@ -50,7 +59,7 @@ class BuildRepository:
     # -- one build ---------------------------------------------------------------------
     async def get(self, build_id: str, *, for_update: bool = False) -> Build | None:
         query = select(Build).where(Build.id == build_id)
-        if for_update and self.session.bind.dialect.name == "postgresql":
+        if for_update and dialect_of(self.session) == "postgresql":
             query = query.with_for_update()
         return (await self.session.scalars(query)).first()
 
@@ -92,7 +101,9 @@ class BuildRepository:
         )
         return list((await self.session.scalars(query)).all())
 
-    async def artifacts(self, build_id: str, *, checkpoints_only: bool = False) -> list[BuildArtifact]:
+    async def artifacts(
+        self, build_id: str, *, checkpoints_only: bool = False
+    ) -> list[BuildArtifact]:
         query = select(BuildArtifact).where(BuildArtifact.build_id == build_id)
         if checkpoints_only:
             query = query.where(BuildArtifact.is_checkpoint.is_(True))
@@ -109,11 +120,17 @@ class BuildRepository:
         return [(code, blocking) for code, blocking in (await self.session.execute(query)).all()]
 
     # -- many builds -------------------------------------------------------------------
-    def _filtered(self, query: Select[tuple[Build]], f: BuildFilters) -> Select[tuple[Build]]:
+    def _filtered(self, query: _Q, f: BuildFilters) -> _Q:
         conditions = [
             getattr(Build, name) == value
-            for name in ("project_id", "status", "platform_id", "os_version_id",
-                         "image_type_id", "build_number")
+            for name in (
+                "project_id",
+                "status",
+                "platform_id",
+                "os_version_id",
+                "image_type_id",
+                "build_number",
+            )
             if (value := getattr(f, name)) is not None
         ]
         if f.created_after is not None:
@@ -123,18 +140,20 @@ class BuildRepository:
         for key, value in f.labels:
             conditions.append(
                 Build.id.in_(
-                    select(BuildLabel.build_id).where(BuildLabel.key == key, BuildLabel.value == value)
+                    select(BuildLabel.build_id).where(
+                        BuildLabel.key == key, BuildLabel.value == value
+                    )
                 )
             )
         return query.where(and_(*conditions)) if conditions else query
 
-    async def list(self, f: BuildFilters, skip: int, limit: int) -> list[Build]:
+    async def search(self, f: BuildFilters, skip: int, limit: int) -> list[Build]:
         query = self._filtered(select(Build), f)
         query = query.order_by(Build.created_at.desc(), Build.id.desc()).offset(skip).limit(limit)
         return list((await self.session.scalars(query)).all())
 
     async def count(self, f: BuildFilters) -> int:
-        query = self._filtered(select(func.count(Build.id)), f)  # type: ignore[arg-type]
+        query = self._filtered(select(func.count(Build.id)), f)
         return int(await self.session.scalar(query) or 0)
 
     async def finished_durations(self, platform_id: str, limit: int) -> list[float]:
@@ -154,8 +173,7 @@ class BuildRepository:
 
     # -- counters ----------------------------------------------------------------------
     async def bump_counter(self, platform_id: str, status: str, delta: int) -> None:
-        dialect = self.session.bind.dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        insert = pg_insert if dialect_of(self.session) == "postgresql" else sqlite_insert
         statement = insert(BuildCounter).values(platform_id=platform_id, status=status, count=delta)
         statement = statement.on_conflict_do_update(
             index_elements=[BuildCounter.platform_id, BuildCounter.status],

@@ -53,9 +53,15 @@ def _filters(
         if moment is not None and moment.tzinfo is None:
             raise Unprocessable(f"{name} needs a timezone, e.g. 2026-02-14T17:30:00Z")
     return BuildFilters(
-        project_id=project_id, status=status, platform_id=platform_id,
-        os_version_id=os_version_id, image_type_id=image_type_id, build_number=build_number,
-        labels=tuple(pairs), created_after=created_after, created_before=created_before,
+        project_id=project_id,
+        status=status,
+        platform_id=platform_id,
+        os_version_id=os_version_id,
+        image_type_id=image_type_id,
+        build_number=build_number,
+        labels=tuple(pairs),
+        created_after=created_after,
+        created_before=created_before,
     )
 
 
@@ -77,7 +83,7 @@ async def list_builds(
     limit: Limit = 100,
 ) -> list[s.Build]:
     """Newest first. The total matching count is in the `X-Total-Count` header."""
-    builds, total = await svc.list(filters, skip, limit)
+    builds, total = await svc.search(filters, skip, limit)
     response.headers["X-Total-Count"] = str(total)
     return builds
 

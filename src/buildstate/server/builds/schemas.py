@@ -62,7 +62,9 @@ class Build(BaseModel):
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None
-    finished_at: datetime | None = Field(description="When it became completed, failed or cancelled.")
+    finished_at: datetime | None = Field(
+        description="When it became completed, failed or cancelled."
+    )
     duration_seconds: float | None = Field(
         description="From start to finish (or to now while it runs)."
     )

@@ -11,6 +11,7 @@ import uuid
 
 from buildstate.server.auth.principal import Principal
 from buildstate.server.builds import schemas as s
+from buildstate.server.builds import statemachine as sm
 from buildstate.server.builds import views
 from buildstate.server.builds.models import (
     Build,
@@ -28,12 +29,12 @@ from buildstate.server.builds.statemachine import (
     Snapshot,
     StateStatus,
 )
-from buildstate.server.builds import statemachine as sm
 from buildstate.server.catalog.crud import CatalogRepository, CatalogService
 from buildstate.server.catalog.resources import IMAGE_TYPES, OS_VERSIONS, PLATFORMS, PROJECTS
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Conflict, NotFound, Unprocessable
 
+_STATE_STATUSES = frozenset(StateStatus.__members__)
 _REFERENCES = (
     ("project_id", PROJECTS),
     ("platform_id", PLATFORMS),
@@ -52,8 +53,10 @@ class BuildService:
         failures = [views.failure(f) for f in await self.repo.failures(build_id)]
         return s.BuildDetail(**views.build(row).model_dump(), failures=failures)
 
-    async def list(self, filters: BuildFilters, skip: int, limit: int) -> tuple[list[s.Build], int]:
-        rows = await self.repo.list(filters, skip, limit)
+    async def search(
+        self, filters: BuildFilters, skip: int, limit: int
+    ) -> tuple[list[s.Build], int]:
+        rows = await self.repo.search(filters, skip, limit)
         if filters.counter_answerable:
             counts = await self.repo.counts(filters.platform_id)
             total = counts.get(filters.status, 0) if filters.status else sum(counts.values())
@@ -95,8 +98,12 @@ class BuildService:
         )
         labels = [BuildLabel(build_id=row.id, key=k, value=v) for k, v in body.labels.items()]
         first = BuildState(
-            build_id=row.id, attempt=1, state_code=0, status=StateStatus.pending,
-            message="Build created", created_at=now,
+            build_id=row.id,
+            attempt=1,
+            state_code=0,
+            status=StateStatus.pending,
+            message="Build created",
+            created_at=now,
         )
         await self.repo.add(row)
         await self.repo.add(first, *labels)
@@ -108,12 +115,15 @@ class BuildService:
         rules = await self._rules(row)
         rules.check_code(body.state_code, row.project_id)
         outcome = sm.report_state(await self._snapshot(row), rules, body.state_code, body.status)
-        state = await self._append(row, outcome, body.state_code, body.status, body.message,
-                                   body.metadata)
+        state = await self._append(
+            row, outcome, body.state_code, body.status, body.message, body.metadata
+        )
         artifact = None
         if body.has_artifact:
             artifact = BuildArtifact(
-                build_id=row.id, state_id=state.id, attempt=state.attempt,
+                build_id=row.id,
+                state_id=state.id,
+                attempt=state.attempt,
                 state_code=state.state_code,
                 is_checkpoint=body.status is StateStatus.completed,
                 storage_type=body.artifact_storage_type,
@@ -126,8 +136,13 @@ class BuildService:
             await self.repo.add(artifact)
         if body.status is StateStatus.failed:
             await self._add_failure(
-                row, state, rules, message=body.message or f"reported failed at state "
-                f"{body.state_code}", retryable=True, failure_type=None, details=None,
+                row,
+                state,
+                rules,
+                message=body.message or f"reported failed at state {body.state_code}",
+                retryable=True,
+                failure_type=None,
+                details=None,
             )
         return views.state_reported(row, state, artifact)
 
@@ -136,11 +151,17 @@ class BuildService:
         rules = await self._rules(row)
         rules.check_code(body.state_code, row.project_id)
         outcome = sm.record_failure(await self._snapshot(row), body.state_code)
-        state = await self._append(row, outcome, body.state_code, StateStatus.failed,
-                                   body.error_message, None)
+        state = await self._append(
+            row, outcome, body.state_code, StateStatus.failed, body.error_message, None
+        )
         failure = await self._add_failure(
-            row, state, rules, message=body.error_message, retryable=body.is_retryable,
-            failure_type=body.failure_type, details=body.error_details,
+            row,
+            state,
+            rules,
+            message=body.error_message,
+            retryable=body.is_retryable,
+            failure_type=body.failure_type,
+            details=body.error_details,
         )
         return views.failure(failure)
 
@@ -149,18 +170,29 @@ class BuildService:
         outcome = sm.start_resume(await self._snapshot(row))
         plan = await self._plan(row, body.from_state)
         start = plan.resume_from_state if plan.resume_from_state is not None else 0
-        where = f"checkpoint at state {start}" if plan.checkpoint else "the beginning (no checkpoint)"
+        where = (
+            f"checkpoint at state {start}" if plan.checkpoint else "the beginning (no checkpoint)"
+        )
         message = body.message or f"Resumed from {where}; attempt {row.attempt} ended"
-        await self._append(row, outcome, start, StateStatus.in_progress, message,
-                           {"resumed_from_attempt": row.attempt,
-                            "checkpoint_artifact_id": plan.checkpoint.id if plan.checkpoint else None})
+        await self._append(
+            row,
+            outcome,
+            start,
+            StateStatus.in_progress,
+            message,
+            {
+                "resumed_from_attempt": row.attempt,
+                "checkpoint_artifact_id": plan.checkpoint.id if plan.checkpoint else None,
+            },
+        )
         return plan.model_copy(update={"status": BuildStatus(row.status), "attempt": row.attempt})
 
     async def cancel(self, build_id: str, body: s.CancelRequest) -> s.Build:
         row = await self._build(build_id, for_update=True)
         outcome = sm.cancel(await self._snapshot(row))
-        await self._append(row, outcome, row.current_state, "cancelled",
-                           body.reason or "Cancelled", None)
+        await self._append(
+            row, outcome, row.current_state, "cancelled", body.reason or "Cancelled", None
+        )
         return views.build(row)
 
     # -- helpers -----------------------------------------------------------------------
@@ -185,20 +217,30 @@ class BuildService:
             status=BuildStatus(row.status),
             current_state=row.current_state,
             attempt=row.attempt,
-            last_state_status=StateStatus(last) if last in StateStatus.__members__ else None,
+            last_state_status=StateStatus(last) if last in _STATE_STATUSES else None,
             last_failure_retryable=retryable,
             last_failure_blocking=blocking,
         )
 
     async def _append(
-        self, row: Build, outcome: Outcome, code: int, status: str, message: str | None,
+        self,
+        row: Build,
+        outcome: Outcome,
+        code: int,
+        status: str,
+        message: str | None,
         metadata: dict[str, object] | None,
     ) -> BuildState:
         """Append the history row and move the build (and its counters) to ``outcome``."""
         now = utcnow()
         state = BuildState(
-            build_id=row.id, attempt=outcome.attempt, state_code=code, status=str(status),
-            message=message, state_metadata=metadata, created_at=now,
+            build_id=row.id,
+            attempt=outcome.attempt,
+            state_code=code,
+            status=str(status),
+            message=message,
+            state_metadata=metadata,
+            created_at=now,
         )
         await self.repo.add(state)
         if outcome.status != row.status:
@@ -215,14 +257,27 @@ class BuildService:
         return state
 
     async def _add_failure(
-        self, row: Build, state: BuildState, rules: Rules, *, message: str, retryable: bool,
-        failure_type: str | None, details: dict[str, object] | None,
+        self,
+        row: Build,
+        state: BuildState,
+        rules: Rules,
+        *,
+        message: str,
+        retryable: bool,
+        failure_type: str | None,
+        details: dict[str, object] | None,
     ) -> BuildFailure:
         failure = BuildFailure(
-            build_id=row.id, state_id=state.id, attempt=state.attempt,
-            state_code=state.state_code, failure_type=failure_type, error_message=message,
-            error_details=details, is_retryable=retryable,
-            is_blocking=state.state_code in rules.blocking, created_at=state.created_at,
+            build_id=row.id,
+            state_id=state.id,
+            attempt=state.attempt,
+            state_code=state.state_code,
+            failure_type=failure_type,
+            error_message=message,
+            error_details=details,
+            is_retryable=retryable,
+            is_blocking=state.state_code in rules.blocking,
+            created_at=state.created_at,
         )
         await self.repo.add(failure)
         return failure
@@ -240,7 +295,8 @@ class BuildService:
             checkpoints = matching
         best = max(checkpoints, key=lambda c: (c.state_code, c.id), default=None)
         point = sm.resume_point(
-            await self._rules(row), best.state_code if best else None,
+            await self._rules(row),
+            best.state_code if best else None,
             await self.repo.reported_codes(row.id),
         )
         status = BuildStatus(row.status)
@@ -252,9 +308,17 @@ class BuildService:
         elif best is None:
             reason = "no checkpoint yet: a resume starts from the beginning"
         else:
-            reason = f"resume from the checkpoint of state {best.state_code} (attempt {best.attempt})"
+            reason = (
+                f"resume from the checkpoint of state {best.state_code} (attempt {best.attempt})"
+            )
         return s.ResumePlan(
-            build_id=row.id, status=status, attempt=row.attempt, can_resume=can, reason=reason,
-            resume_from_state=point.from_state, checkpoint=views.artifact(best) if best else None,
-            next_state=point.next_state, skipped_states=point.skipped,
+            build_id=row.id,
+            status=status,
+            attempt=row.attempt,
+            can_resume=can,
+            reason=reason,
+            resume_from_state=point.from_state,
+            checkpoint=views.artifact(best) if best else None,
+            next_state=point.next_state,
+            skipped_states=point.skipped,
         )

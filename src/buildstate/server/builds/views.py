@@ -6,7 +6,7 @@ from datetime import datetime
 
 from buildstate.server.builds import schemas as s
 from buildstate.server.builds.models import Build, BuildArtifact, BuildFailure, BuildState
-from buildstate.server.builds.statemachine import BuildStatus
+from buildstate.server.builds.statemachine import BuildStatus, StateStatus
 from buildstate.server.db.types import utcnow
 
 
@@ -103,7 +103,7 @@ def state_reported(
     return s.StateReported(
         build_id=row.id,
         state_code=state.state_code,
-        status=state.status,  # type: ignore[arg-type]
+        status=StateStatus(state.status),
         message=state.message,
         metadata=state.state_metadata,
         artifact_storage_type=artifact_row.storage_type if artifact_row else None,

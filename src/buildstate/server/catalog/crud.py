@@ -47,7 +47,7 @@ class CatalogRepository:
     async def get(self, entry_id: str) -> CatalogEntry | None:
         return await self.session.get(self.spec.model, entry_id)
 
-    async def list(self, skip: int, limit: int, include_deactivated: bool) -> list[CatalogEntry]:
+    async def page(self, skip: int, limit: int, include_deactivated: bool) -> list[CatalogEntry]:
         model = self.spec.model
         query = select(model).order_by(model.created_at, model.id).offset(skip).limit(limit)
         if not include_deactivated:
@@ -91,14 +91,16 @@ class CatalogService:
             raise NotFound(f"{field}: {self.spec.label} with id {entry_id!r} {state}")
         return entry
 
-    async def list(self, skip: int, limit: int, include_deactivated: bool) -> list[CatalogEntry]:
-        return await self.repo.list(skip, limit, include_deactivated)
+    async def page(self, skip: int, limit: int, include_deactivated: bool) -> list[CatalogEntry]:
+        return await self.repo.page(skip, limit, include_deactivated)
 
     async def create(self, body: BaseModel) -> CatalogEntry:
         data = body.model_dump()
         entry_id = data.pop("id", None) or self._new_id(data["name"])
         if existing := await self.repo.get(entry_id):
-            raise Conflict(f"{self.spec.label} with id {entry_id!r} already exists{_gone(existing)}")
+            raise Conflict(
+                f"{self.spec.label} with id {entry_id!r} already exists{_gone(existing)}"
+            )
         await self._check_unique(data, exclude=None)
         entry = self.spec.model(id=entry_id, revision=1, **data)
         await self.repo.add(entry)

@@ -31,26 +31,41 @@ def catalog_router(spec: CatalogSpec) -> APIRouter:
     router = APIRouter(prefix=spec.path, tags=[spec.tag])
 
     @router.post(
-        "/", status_code=201, response_model=Read, summary=f"Create a {name}",
+        "/",
+        status_code=201,
+        response_model=Read,
+        summary=f"Create a {name}",
         responses=responses(401, 403, 404, 409, 422),
     )
-    async def create(body: Create, _: WriteScope, svc: Service, response: Response) -> Any:  # type: ignore[valid-type]
+    async def create(
+        body: Create,  # type: ignore[valid-type]
+        _: WriteScope,
+        svc: Service,
+        response: Response,
+    ) -> Any:
         entry = await svc.create(body)
         response.headers["ETag"] = etag(entry)
         return entry
 
     @router.get(
-        "/", response_model=list[Read], summary=f"List {name}s",  # type: ignore[valid-type]
+        "/",
+        response_model=list[Read],  # type: ignore[valid-type]
+        summary=f"List {name}s",
         responses=responses(401, 403, 422),
     )
     async def list_(
-        _: ReadScope, svc: Service, skip: Skip = 0, limit: Limit = 100,
+        _: ReadScope,
+        svc: Service,
+        skip: Skip = 0,
+        limit: Limit = 100,
         include_deactivated: IncludeDeactivated = False,
     ) -> Any:
-        return await svc.list(skip, limit, include_deactivated)
+        return await svc.page(skip, limit, include_deactivated)
 
     @router.get(
-        "/{entry_id}", response_model=Read, summary=f"Get a {name}",
+        "/{entry_id}",
+        response_model=Read,
+        summary=f"Get a {name}",
         responses=responses(401, 403, 404, 422),
     )
     async def get(entry_id: PathId, _: ReadScope, svc: Service, response: Response) -> Any:
@@ -59,11 +74,17 @@ def catalog_router(spec: CatalogSpec) -> APIRouter:
         return entry
 
     @router.put(
-        "/{entry_id}", response_model=Read, summary=f"Update a {name}",
+        "/{entry_id}",
+        response_model=Read,
+        summary=f"Update a {name}",
         responses=responses(401, 403, 404, 409, 412, 422),
     )
     async def update(
-        entry_id: PathId, body: Update, _: WriteScope, svc: Service, response: Response,  # type: ignore[valid-type]
+        entry_id: PathId,
+        body: Update,  # type: ignore[valid-type]
+        _: WriteScope,
+        svc: Service,
+        response: Response,
         if_match: Annotated[
             str | None, Header(max_length=300, description="ETag from a GET: 412 if stale.")
         ] = None,
@@ -73,7 +94,10 @@ def catalog_router(spec: CatalogSpec) -> APIRouter:
         return entry
 
     @router.delete(
-        "/{entry_id}", status_code=204, response_class=Response, summary=f"Soft-delete a {name}",
+        "/{entry_id}",
+        status_code=204,
+        response_class=Response,
+        summary=f"Soft-delete a {name}",
         responses=responses(401, 403, 404, 422),
     )
     async def delete(entry_id: PathId, _: AdminScope, svc: Service) -> Response:

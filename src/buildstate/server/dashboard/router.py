@@ -73,7 +73,7 @@ async def summary(_: ReadScope, repo: Repo) -> Summary:
 async def recent(
     _: ReadScope, repo: Repo, limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> list[Build]:
-    return [views.build(b) for b in await repo.list(BuildFilters(), 0, limit)]
+    return [views.build(b) for b in await repo.search(BuildFilters(), 0, limit)]
 
 
 @router.get(
@@ -83,8 +83,8 @@ async def platform(platform_id: PathId, _: ReadScope, repo: Repo) -> PlatformSta
     await CatalogService(CatalogRepository(PLATFORMS, repo.session)).get(platform_id)
     counts = await repo.counts(platform_id)
     done = counts.get("completed", 0) + counts.get("failed", 0)
-    durations = sorted(await repo.finished_durations(platform_id, DURATION_SAMPLE))
-    recent_rows = await repo.list(BuildFilters(platform_id=platform_id), 0, 10)
+    durations: list[float] = sorted(await repo.finished_durations(platform_id, DURATION_SAMPLE))
+    recent_rows = await repo.search(BuildFilters(platform_id=platform_id), 0, 10)
     return PlatformStats(
         platform_id=platform_id,
         total_builds=sum(counts.values()),

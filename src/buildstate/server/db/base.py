@@ -23,7 +23,7 @@ def load_models() -> type[Base]:
     from buildstate.server.auth import models as _auth  # noqa: F401
     from buildstate.server.builds import models as _builds  # noqa: F401
     from buildstate.server.catalog import models as _catalog  # noqa: F401
-    from buildstate.server.projects import models as _projects  # noqa: F401
     from buildstate.server.idempotency import models as _idem  # noqa: F401
+    from buildstate.server.projects import models as _projects  # noqa: F401
 
     return Base

@@ -34,4 +34,9 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
+def dialect_of(session: AsyncSession) -> str:
+    """``"sqlite"`` or ``"postgresql"``: for the few statements that differ."""
+    return session.get_bind().dialect.name
+
+
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]

@@ -54,8 +54,13 @@ class Idempotency:
         if replay := await self._replay(digest):
             return replay
         claim = IdempotencyRecord(
-            principal=self.owner, key=self.key, method=self.method, path=self.path,
-            request_hash=digest, status_code=0, response_body=b"",
+            principal=self.owner,
+            key=self.key,
+            method=self.method,
+            path=self.path,
+            request_hash=digest,
+            status_code=0,
+            response_body=b"",
         )
         self.session.add(claim)
         try:

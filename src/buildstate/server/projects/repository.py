@@ -12,7 +12,7 @@ class StateCodeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def list(self, project_id: str) -> list[StateCodeDefinition]:
+    async def for_project(self, project_id: str) -> list[StateCodeDefinition]:
         query = (
             select(StateCodeDefinition)
             .where(StateCodeDefinition.project_id == project_id)
@@ -22,12 +22,13 @@ class StateCodeRepository:
 
     async def get(self, project_id: str, ref: str) -> StateCodeDefinition | None:
         """By id, or by the code itself (``/state-codes/25``)."""
-        column = StateCodeDefinition.id
-        value: str | int = ref
-        if ref.isdigit() and len(ref) <= 3:
-            column, value = StateCodeDefinition.state_code, int(ref)
+        match = (
+            StateCodeDefinition.state_code == int(ref)
+            if ref.isdigit() and len(ref) <= 3
+            else StateCodeDefinition.id == ref
+        )
         query = select(StateCodeDefinition).where(
-            StateCodeDefinition.project_id == project_id, column == value
+            StateCodeDefinition.project_id == project_id, match
         )
         return (await self.session.scalars(query)).first()
 

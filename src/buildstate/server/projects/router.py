@@ -38,7 +38,7 @@ async def create_state_code(
 async def list_state_codes(
     project_id: PathId, _: ReadScope, svc: Service
 ) -> list[StateCodeDefinition]:
-    return await svc.list(project_id)
+    return await svc.for_project(project_id)
 
 
 @router.get(
@@ -61,7 +61,9 @@ async def update_state_code(
 
 
 @router.delete(
-    "/{state_code_id}", status_code=204, response_class=Response,
+    "/{state_code_id}",
+    status_code=204,
+    response_class=Response,
     responses=responses(401, 403, 404, 422),
 )
 async def delete_state_code(

@@ -18,9 +18,9 @@ class StateCodeService:
         self.repo = repo
         self.projects = CatalogService(CatalogRepository(PROJECTS, repo.session))
 
-    async def list(self, project_id: str) -> list[StateCodeDefinition]:
+    async def for_project(self, project_id: str) -> list[StateCodeDefinition]:
         await self.projects.get(project_id)
-        return await self.repo.list(project_id)
+        return await self.repo.for_project(project_id)
 
     async def get(self, project_id: str, ref: str) -> StateCodeDefinition:
         await self.projects.get(project_id)

@@ -1,0 +1,1 @@
+"""The `bldst` command-line interface (entry point: ``buildstate.cli.main:run``)."""

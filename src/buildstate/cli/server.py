@@ -1,0 +1,83 @@
+"""``bldst server`` and ``bldst db``: run the API and migrate its database.
+
+Both need the ``server`` extra; its modules are imported only here, when the command runs.
+"""
+
+from collections.abc import Callable
+from importlib import import_module
+from typing import Annotated, Any
+
+import typer
+
+from buildstate.cli.output import fail
+
+app = typer.Typer(
+    help="Run the buildstate API server (needs buildstate\\[server]).", no_args_is_help=True
+)
+db_app = typer.Typer(
+    help="Database maintenance (needs buildstate\\[server]).", no_args_is_help=True
+)
+
+# Third-party packages of the `server` extra: an ImportError naming one means it is missing.
+SERVER_PACKAGES = frozenset(
+    {
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "sqlalchemy",
+        "alembic",
+        "aiosqlite",
+        "asyncpg",
+        "pydantic",
+        "pydantic_settings",
+        "jwt",
+        "argon2",
+        "orjson",
+        "multipart",
+        "python_multipart",
+    }
+)
+
+
+def server_function(module: str, name: str) -> Callable[..., Any]:
+    """Import ``module.name``, turning a missing ``server`` extra into a one-line error."""
+    try:
+        function: Callable[..., Any] = getattr(import_module(module), name)
+    except ImportError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if missing in SERVER_PACKAGES:
+            fail(
+                f"the server needs extra packages ({missing} is missing): "
+                "pip install 'buildstate[server]'"
+            )
+        fail(f"cannot load {module}.{name}: {exc}")
+    return function
+
+
+@app.command("start")
+def start(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    reload: Annotated[
+        bool, typer.Option("--reload", help="Restart on code changes (dev).")
+    ] = False,
+    production: Annotated[
+        bool, typer.Option("--production", help="Refuse insecure defaults (dev keys, secrets).")
+    ] = False,
+) -> None:
+    """Start the API server.
+
+    Examples: bldst server start · bldst server start --host 0.0.0.0 --workers 4 --production
+    """
+    serve = server_function("buildstate.server.runner", "serve")
+    serve(host=host, port=port, workers=workers, reload=reload, production=production)
+
+
+@db_app.command("upgrade")
+def upgrade() -> None:
+    """Apply database migrations (DATABASE_URL selects the database).
+
+    Example: DATABASE_URL=postgresql://… bldst db upgrade
+    """
+    server_function("buildstate.server.db.migrate", "upgrade_database")()
