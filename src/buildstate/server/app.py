@@ -10,12 +10,16 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from buildstate._version import __version__
 from buildstate.server import bootstrap
+from buildstate.server.audit.recorder import AuditMiddleware
+from buildstate.server.audit.router import router as audit_router
 from buildstate.server.auth.principal import parse_static_keys
 from buildstate.server.auth.router import router as auth_router
+from buildstate.server.auth.throttle import LoginThrottle
 from buildstate.server.builds.router import router as builds_router
 from buildstate.server.catalog.resources import ALL as CATALOG
 from buildstate.server.catalog.router import catalog_router
@@ -74,8 +78,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.started = time.monotonic()
     app.state.static_keys = parse_static_keys(settings.effective_api_keys)
+    app.state.login_throttle = LoginThrottle(
+        settings.login_max_failures,
+        settings.login_max_failures_per_address,
+        settings.login_window_seconds,
+    )
     install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "X-API-Key",
+                "Content-Type",
+                "Idempotency-Key",
+                "If-Match",
+                "X-Request-ID",
+            ],
+            expose_headers=["X-Request-ID", "X-Total-Count", "ETag", "Retry-After"],
+        )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(AuditMiddleware)  # outermost: sees every response, even a 413
     app.include_router(ops_router)
     app.include_router(auth_router)
     for spec in CATALOG:
@@ -83,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(state_codes_router)
     app.include_router(builds_router)
     app.include_router(dashboard_router)
+    app.include_router(audit_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -95,6 +95,30 @@ class Settings(BaseSettings):
         validation_alias=_env("BUILDSTATE_MAX_BODY_BYTES"),
         description="Requests with a larger body get 413.",
     )
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        validation_alias=_env("BUILDSTATE_LOGIN_MAX_FAILURES"),
+        description="Failed logins per username within the window before 429.",
+    )
+    login_max_failures_per_address: int = Field(
+        20,
+        ge=1,
+        validation_alias=_env("BUILDSTATE_LOGIN_MAX_FAILURES_PER_ADDRESS"),
+        description="Failed logins per client address within the window before 429.",
+    )
+    login_window_seconds: int = Field(
+        900,
+        ge=1,
+        validation_alias=_env("BUILDSTATE_LOGIN_WINDOW_SECONDS"),
+        description="The sliding window failed logins are counted in.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("BUILDSTATE_CORS_ORIGINS"),
+        description="Comma-separated origins allowed to call the API from a browser "
+        "(e.g. https://dash.example.com). Empty: CORS is off.",
+    )
     admin_password: str | None = Field(
         None,
         validation_alias=_env("BUILDSTATE_ADMIN_PASSWORD"),
@@ -102,7 +126,7 @@ class Settings(BaseSettings):
         "created at start (production's way to bootstrap the first admin).",
     )
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

@@ -92,14 +92,17 @@ async def _authenticate(
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
     state = request.app.state
+    repo = AuthRepository(session)
     if api_key:
-        return await _from_key(api_key, state.static_keys, AuthRepository(session), state.keys)
-    if bearer is not None:
-        token = bearer.credentials
-        if token.startswith(security.TOKEN_PREFIX):
-            return await _from_key(token, [], AuthRepository(session), state.keys)
-        return await _from_jwt(token, request, AuthRepository(session))
-    raise Unauthorized(MISSING)
+        principal = await _from_key(api_key, state.static_keys, repo, state.keys)
+    elif bearer is not None and bearer.credentials.startswith(security.TOKEN_PREFIX):
+        principal = await _from_key(bearer.credentials, [], repo, state.keys)
+    elif bearer is not None:
+        principal = await _from_jwt(bearer.credentials, request, repo)
+    else:
+        raise Unauthorized(MISSING)
+    request.state.principal = principal  # for the audit log
+    return principal
 
 
 async def _from_key(

@@ -26,7 +26,13 @@ from buildstate.server.validation import Limit, PathId, Skip
 
 def _service(request: Request, session: SessionDep) -> AuthService:
     state = request.app.state
-    return AuthService(AuthRepository(session), state.settings, state.keys)
+    return AuthService(AuthRepository(session), state.settings, state.keys, state.login_throttle)
+
+
+def _login_context(request: Request, username: str) -> str | None:
+    """Note who tried (for the audit log); return the client address (for throttling)."""
+    request.state.login_username = username
+    return request.client.host if request.client else None
 
 
 Service = Annotated[AuthService, Depends(_service)]
@@ -38,21 +44,23 @@ users = APIRouter(prefix="/users", tags=["users"])
     "/token", response_model=TokenResponse, tags=["auth"], responses=responses(401, 422, 429)
 )
 async def token(
+    request: Request,
     svc: Service,
     username: Annotated[str, Form(max_length=255)],
     password: Annotated[str, Form(max_length=1024)],
     scope: Annotated[str | None, Form(max_length=64, description="e.g. `read`")] = None,
 ) -> TokenResponse:
     """Exchange a username and password (OAuth2 password form) for a JWT."""
-    return await svc.login(username, password, scope)
+    return await svc.login(username, password, scope, _login_context(request, username))
 
 
 @router.post(
     "/auth/idm", response_model=TokenResponse, tags=["auth"], responses=responses(401, 422, 429)
 )
-async def idm_login(body: IdmLogin, svc: Service) -> TokenResponse:
+async def idm_login(request: Request, body: IdmLogin, svc: Service) -> TokenResponse:
     """The same as `POST /token`, with a JSON body (for IDM integrations)."""
-    return await svc.login(body.username, body.password, None)
+    address = _login_context(request, body.username)
+    return await svc.login(body.username, body.password, None, address)
 
 
 @users.get("/me", response_model=UserRead, responses=responses(401))

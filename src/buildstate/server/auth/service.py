@@ -20,6 +20,7 @@ from buildstate.server.auth.schemas import (
     UserRead,
     UserUpdate,
 )
+from buildstate.server.auth.throttle import LoginThrottle
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from buildstate.server.settings import Settings
@@ -53,19 +54,31 @@ def token_read(token: ApiToken) -> ApiTokenRead:
 
 
 class AuthService:
-    def __init__(self, repo: AuthRepository, settings: Settings, keys: security.Keys) -> None:
+    def __init__(
+        self,
+        repo: AuthRepository,
+        settings: Settings,
+        keys: security.Keys,
+        throttle: LoginThrottle,
+    ) -> None:
         self.repo = repo
         self.settings = settings
         self.keys = keys
+        self.throttle = throttle
 
-    async def login(self, username: str, password: str, scope: str | None) -> TokenResponse:
+    async def login(
+        self, username: str, password: str, scope: str | None, address: str | None
+    ) -> TokenResponse:
+        self.throttle.check(username, address)
         user = await self.repo.get_user_by_name(username)
         usable = user is not None and user.is_active
         ok = await to_thread.run_sync(
             security.verify_password, password, user.password_hash if usable and user else None
         )
         if not ok or user is None:
+            self.throttle.failed(username, address)
             raise Unauthorized(BAD_LOGIN)
+        self.throttle.succeeded(username)
         level = scope_level(user.scopes.split())
         if scope:
             asked = scope.split()

@@ -16,10 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from buildstate.server.db.base import Base
-from buildstate.server.db.types import JSONType, UTCDateTime, utcnow
-
-# SQLite's INTEGER PRIMARY KEY is its rowid only when the type is exactly INTEGER.
-AutoId = BigInteger().with_variant(Integer(), "sqlite")
+from buildstate.server.db.types import AutoId, JSONType, UTCDateTime, utcnow
 
 
 class Build(Base):

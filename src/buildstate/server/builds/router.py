@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response
+from pydantic import AwareDatetime
 
 from buildstate.server.auth.principal import ReadScope, WriteScope
 from buildstate.server.builds import schemas as s
@@ -40,8 +40,8 @@ def _filters(
         list[str] | None,
         Query(max_length=20, description="`key=value`; repeat to require several labels."),
     ] = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: AwareDatetime | None = None,
+    created_before: AwareDatetime | None = None,
 ) -> BuildFilters:
     pairs = []
     for item in label or []:
@@ -49,9 +49,6 @@ def _filters(
         if not sep or not key or "\x00" in item:
             raise Unprocessable(f"label filter {item!r} must look like key=value")
         pairs.append((key, value))
-    for name, moment in (("created_after", created_after), ("created_before", created_before)):
-        if moment is not None and moment.tzinfo is None:
-            raise Unprocessable(f"{name} needs a timezone, e.g. 2026-02-14T17:30:00Z")
     return BuildFilters(
         project_id=project_id,
         status=status,

@@ -20,6 +20,7 @@ class Base(DeclarativeBase):
 
 def load_models() -> type[Base]:
     """Import every feature's models so that ``Base.metadata`` knows all tables."""
+    from buildstate.server.audit import models as _audit  # noqa: F401
     from buildstate.server.auth import models as _auth  # noqa: F401
     from buildstate.server.builds import models as _builds  # noqa: F401
     from buildstate.server.catalog import models as _catalog  # noqa: F401

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from buildstate.server.audit.recorder import add_to_transaction, mark_recorded
 from buildstate.server.db.engine import Database
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -28,7 +29,10 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with factory() as session:
         try:
             yield session
+            recorded = add_to_transaction(request, session)
             await session.commit()
+            if recorded:
+                mark_recorded(request)
         except BaseException:
             await session.rollback()
             raise

@@ -1,0 +1,1 @@
+"""The audit log: one append-only record per mutating request and per login attempt."""

@@ -1,0 +1,108 @@
+"""How audit records get written.
+
+A successful write is recorded inside its own transaction (the request session adds the
+record just before it commits), so no change is ever committed without its record. A
+request that fails (refused, invalid, conflicting, or a failed login) changed nothing; the
+middleware records it afterwards in a short transaction of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from buildstate.server.audit.models import AuditRecord
+from buildstate.server.db.engine import Database
+
+log = logging.getLogger("buildstate.audit")
+
+AUDITED_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_OUTCOMES = {
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+    412: "conflict",
+    413: "rejected",
+    422: "invalid",
+    429: "throttled",
+}
+
+
+def _outcome(status: int) -> str:
+    if status < 400:
+        return "success"
+    return _OUTCOMES.get(status, "error" if status >= 500 else "rejected")
+
+
+def record_for(scope: Scope, status: int) -> AuditRecord:
+    state: dict[str, Any] = scope.get("state", {})
+    principal = state.get("principal")
+    route = scope.get("route")
+    template = getattr(route, "path", None) or scope["path"]
+    client = scope.get("client")
+    return AuditRecord(
+        actor=getattr(principal, "actor", None) or state.get("login_username"),
+        credential_id=getattr(principal, "credential_id", None),
+        action=f"{scope['method']} {template}"[:255],
+        target=scope["path"][:1024],
+        outcome=_outcome(status),
+        status_code=status,
+        request_id=state.get("request_id"),
+        client_address=client[0][:64] if client else None,
+    )
+
+
+def add_to_transaction(request: Request, session: Any) -> bool:
+    """The request session calls this just before it commits; ``True`` if it recorded."""
+    if request.method not in AUDITED_METHODS:
+        return False
+    route = request.scope.get("route")
+    status = getattr(route, "status_code", None) or 200
+    session.add(record_for(request.scope, status))
+    return True
+
+
+def mark_recorded(request: Request) -> None:
+    request.scope.setdefault("state", {})["audited"] = True
+
+
+class AuditMiddleware:
+    """Records the mutating requests the request session did not (the failed ones)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in AUDITED_METHODS:
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            if not scope.get("state", {}).get("audited"):
+                await self._write(scope, status)
+
+    async def _write(self, scope: Scope, status: int) -> None:
+        db: Database | None = getattr(scope["app"].state, "db", None)
+        if db is None:
+            return
+        try:
+            async with db.write_sessions() as session:
+                session.add(record_for(scope, status))
+                await session.commit()
+        except Exception:  # the response is already out; never turn it into an error
+            log.exception(
+                "could not write the audit record of %s %s", scope["method"], scope["path"]
+            )
