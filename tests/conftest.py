@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +24,7 @@ from buildstate.server.db.base import load_models
 from buildstate.server.db.engine import async_url
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.settings import DEV_API_KEY, Settings
-from tests.services import IN_CI, ServiceUnavailable, free_port, postgres_cluster
+from tests.services import IN_CI, ServiceUnavailable, free_port, postgres_cluster, wait_for_port
 
 ADMIN = {"X-API-Key": DEV_API_KEY}
 BACKENDS = ["sqlite", "postgresql"]
@@ -134,6 +137,31 @@ def live_server(settings: Settings) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def server_process(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``bldst server start`` as a real process (development mode) on a free port, over the
+    test database; yields its base URL and stops it afterwards."""
+    port = free_port()
+    bldst = Path(sys.executable).with_name("bldst")
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "LOG_LEVEL": "warning"}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(bldst), "server", "start", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    except TimeoutError:
+        pytest.fail(f"bldst server start did not listen: {log.read_text()}")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 @pytest.fixture
