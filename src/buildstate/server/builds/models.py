@@ -21,17 +21,20 @@ from buildstate.server.db.types import AutoId, JSONType, UTCDateTime, utcnow
 
 class Build(Base):
     __tablename__ = "builds"
+    # Every list filter has an index ending in (created_at, id): the newest-first order
+    # the API returns, so SQLite and PostgreSQL read the first page without sorting.
     __table_args__ = (
         UniqueConstraint("project_id", "build_number"),
         Index("ix_builds_created", "created_at", "id"),
-        Index("ix_builds_project_created", "project_id", "created_at"),
-        Index("ix_builds_status_created", "status", "created_at"),
-        Index("ix_builds_project_status_created", "project_id", "status", "created_at"),
-        Index("ix_builds_platform_created", "platform_id", "created_at"),
+        Index("ix_builds_project_created", "project_id", "created_at", "id"),
+        Index("ix_builds_status_created", "status", "created_at", "id"),
+        Index("ix_builds_project_status_created", "project_id", "status", "created_at", "id"),
+        Index("ix_builds_platform_created", "platform_id", "created_at", "id"),
+        Index("ix_builds_platform_status_created", "platform_id", "status", "created_at", "id"),
         Index("ix_builds_platform_status_finished", "platform_id", "status", "finished_at"),
-        Index("ix_builds_os_version_created", "os_version_id", "created_at"),
-        Index("ix_builds_image_type_created", "image_type_id", "created_at"),
-        Index("ix_builds_build_number", "build_number"),
+        Index("ix_builds_os_version_created", "os_version_id", "created_at", "id"),
+        Index("ix_builds_image_type_created", "image_type_id", "created_at", "id"),
+        Index("ix_builds_build_number", "build_number", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -52,6 +52,33 @@ class BuildFilters:
         )
 
 
+def filtered(query: _Q, f: BuildFilters) -> _Q:
+    """``query`` restricted to the builds ``f`` selects."""
+    conditions = [
+        getattr(Build, name) == value
+        for name in (
+            "project_id",
+            "status",
+            "platform_id",
+            "os_version_id",
+            "image_type_id",
+            "build_number",
+        )
+        if (value := getattr(f, name)) is not None
+    ]
+    if f.created_after is not None:
+        conditions.append(Build.created_at >= f.created_after)
+    if f.created_before is not None:
+        conditions.append(Build.created_at < f.created_before)
+    for key, value in f.labels:
+        conditions.append(
+            Build.id.in_(
+                select(BuildLabel.build_id).where(BuildLabel.key == key, BuildLabel.value == value)
+            )
+        )
+    return query.where(and_(*conditions)) if conditions else query
+
+
 class BuildRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -120,40 +147,13 @@ class BuildRepository:
         return [(code, blocking) for code, blocking in (await self.session.execute(query)).all()]
 
     # -- many builds -------------------------------------------------------------------
-    def _filtered(self, query: _Q, f: BuildFilters) -> _Q:
-        conditions = [
-            getattr(Build, name) == value
-            for name in (
-                "project_id",
-                "status",
-                "platform_id",
-                "os_version_id",
-                "image_type_id",
-                "build_number",
-            )
-            if (value := getattr(f, name)) is not None
-        ]
-        if f.created_after is not None:
-            conditions.append(Build.created_at >= f.created_after)
-        if f.created_before is not None:
-            conditions.append(Build.created_at < f.created_before)
-        for key, value in f.labels:
-            conditions.append(
-                Build.id.in_(
-                    select(BuildLabel.build_id).where(
-                        BuildLabel.key == key, BuildLabel.value == value
-                    )
-                )
-            )
-        return query.where(and_(*conditions)) if conditions else query
-
     async def search(self, f: BuildFilters, skip: int, limit: int) -> list[Build]:
-        query = self._filtered(select(Build), f)
+        query = filtered(select(Build), f)
         query = query.order_by(Build.created_at.desc(), Build.id.desc()).offset(skip).limit(limit)
         return list((await self.session.scalars(query)).all())
 
     async def count(self, f: BuildFilters) -> int:
-        query = self._filtered(select(func.count(Build.id)), f)
+        query = filtered(select(func.count(Build.id)), f)
         return int(await self.session.scalar(query) or 0)
 
     async def finished_durations(self, platform_id: str, limit: int) -> list[float]:
