@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import random
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 from starlette.testclient import TestClient
 
+from buildstate.server.idempotency.models import IdempotencyRecord
+from buildstate.server.idempotency.service import purge_expired
 from tests.conftest import ADMIN
 
 ARTIFACT = {
@@ -360,3 +364,28 @@ def test_unknown_build_is_404_everywhere(client: TestClient) -> None:
         response = client.request(method, path, headers=ADMIN)
         assert response.status_code == 404, (method, path)
         assert response.json()["detail"] == "Build with id 'x' not found"
+
+
+def test_idempotency_keys_are_forgotten_after_a_day(client: TestClient, project: str) -> None:
+    db = client.app.state.db  # type: ignore[attr-defined]
+    body = {
+        "project_id": project,
+        "platform_id": "aws-commercial",
+        "os_version_id": "rhel-9.3",
+        "image_type_id": "base",
+        "build_number": "old-1",
+    }
+    keyed = {**ADMIN, "Idempotency-Key": "old"}
+    assert client.post("/builds", headers=keyed, json=body).status_code == 201
+
+    async def age_and_purge() -> int:
+        async with db.write_sessions() as session:
+            await session.execute(
+                update(IdempotencyRecord).values(created_at=datetime.now(UTC) - timedelta(hours=25))
+            )
+            await session.commit()
+        return await purge_expired(db)
+
+    assert client.portal.call(age_and_purge) == 1  # type: ignore[union-attr]
+    reused = client.post("/builds", headers=keyed, json={**body, "build_number": "old-2"})
+    assert reused.status_code == 201

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildstate.server.auth.principal import Authenticated, Principal
+from buildstate.server.db.engine import Database
 from buildstate.server.db.session import SessionDep
+from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Conflict, Unprocessable
 from buildstate.server.idempotency.models import IdempotencyRecord
 
@@ -30,7 +33,7 @@ KeyHeader = Annotated[
         min_length=1,
         max_length=255,
         description="Makes a retried write safe: the same key and body replay the first "
-        "response (kept 24 hours).",
+        "response (kept at least 24 hours).",
     ),
 ]
 
@@ -107,3 +110,16 @@ def _idempotency(
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]
+
+
+KEY_LIFETIME = timedelta(hours=24)
+
+
+async def purge_expired(db: Database) -> int:
+    """Forget keys older than :data:`KEY_LIFETIME`; returns how many."""
+    async with db.write_sessions() as session:
+        result = await session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - KEY_LIFETIME)
+        )
+        await session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
