@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import text, update
 from starlette.testclient import TestClient
 
 from buildstate.server.idempotency.models import IdempotencyRecord
@@ -389,3 +389,41 @@ def test_idempotency_keys_are_forgotten_after_a_day(client: TestClient, project:
     assert client.portal.call(age_and_purge) == 1  # type: ignore[union-attr]
     reused = client.post("/builds", headers=keyed, json={**body, "build_number": "old-2"})
     assert reused.status_code == 201
+
+
+def test_concurrent_creates_of_one_build_number_give_one_201_and_409s(
+    live_server: str, project: str
+) -> None:
+    body = {
+        "project_id": project,
+        "platform_id": "aws-commercial",
+        "os_version_id": "rhel-9.3",
+        "image_type_id": "base",
+        "build_number": "race",
+    }
+
+    def create(_: int) -> int:
+        with httpx.Client(base_url=live_server, headers=ADMIN, timeout=60) as http:
+            return http.post("/builds", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = sorted(pool.map(create, range(20)))
+    assert statuses == [201] + [409] * 19
+
+
+def test_absent_metadata_is_sql_null(client: TestClient, new_build: Any) -> None:
+    build_id = new_build()["id"]
+    state(client, build_id, 10, "failed")
+    db = client.app.state.db  # type: ignore[attr-defined]
+
+    async def stored() -> list[Any]:
+        async with db.read_sessions() as session:
+            rows = await session.execute(
+                text(
+                    "SELECT metadata FROM build_states "
+                    "UNION ALL SELECT error_details FROM build_failures"
+                )
+            )
+            return [row[0] for row in rows]
+
+    assert client.portal.call(stored) == [None, None, None]  # type: ignore[union-attr]

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from buildstate.server.middleware import BodyTooLarge
@@ -109,6 +110,17 @@ def install_error_handlers(app: FastAPI) -> None:
         elif exc.status_code == 405:
             detail = f"Method {request.method} is not allowed on {request.url.path}"
         return error_response(request, exc.status_code, detail, dict(exc.headers or {}))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Uniqueness is checked before writing; this is the race between two writers.
+        log.info("integrity conflict on %s %s: %s", request.method, request.url.path, exc.orig)
+        return error_response(
+            request,
+            409,
+            "The request conflicts with a record written at the same moment; "
+            "read the current state and retry",
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -24,7 +24,7 @@ from buildstate.server.openapi import responses
 from buildstate.server.validation import Limit, PathId, Skip
 
 
-def _service(request: Request, session: SessionDep) -> AuthService:
+async def _service(request: Request, session: SessionDep) -> AuthService:
     state = request.app.state
     return AuthService(AuthRepository(session), state.settings, state.keys, state.login_throttle)
 

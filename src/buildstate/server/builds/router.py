@@ -19,7 +19,7 @@ from buildstate.server.openapi import responses
 from buildstate.server.validation import Limit, PathId, QueryText, Skip
 
 
-def _service(session: SessionDep) -> BuildService:
+async def _service(session: SessionDep) -> BuildService:
     return BuildService(BuildRepository(session))
 
 
@@ -29,7 +29,7 @@ WRITE_ERRORS = responses(401, 403, 404, 409, 422)
 READ_ERRORS = responses(401, 403, 404, 422)
 
 
-def _filters(
+async def _filters(
     project_id: QueryText | None = None,
     status: BuildStatus | None = None,
     platform_id: QueryText | None = None,

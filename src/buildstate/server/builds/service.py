@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.exc import IntegrityError
+
 from buildstate.server.auth.principal import Principal
 from buildstate.server.builds import schemas as s
 from buildstate.server.builds import statemachine as sm
@@ -81,10 +83,11 @@ class BuildService:
         for field, spec in _REFERENCES:
             service = CatalogService(CatalogRepository(spec, self.repo.session))
             await service.get_active(getattr(body, field), field)
+        taken = Conflict(
+            f"build number {body.build_number!r} already exists in project {body.project_id!r}"
+        )
         if await self.repo.number_taken(body.project_id, body.build_number):
-            raise Conflict(
-                f"build number {body.build_number!r} already exists in project {body.project_id!r}"
-            )
+            raise taken
         now = utcnow()
         row = Build(
             id=str(uuid.uuid4()),
@@ -105,7 +108,10 @@ class BuildService:
             message="Build created",
             created_at=now,
         )
-        await self.repo.add(row)
+        try:
+            await self.repo.add(row)
+        except IntegrityError:  # a concurrent create with the same number won the race
+            raise taken from None
         await self.repo.add(first, *labels)
         await self.repo.bump_counter(row.platform_id, BuildStatus.pending, 1)
         return views.build(row)

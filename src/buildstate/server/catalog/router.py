@@ -16,7 +16,7 @@ from buildstate.server.validation import IncludeDeactivated, Limit, PathId, Skip
 
 
 def catalog_service(spec: CatalogSpec) -> Any:
-    def _service(session: SessionDep) -> CatalogService:
+    async def _service(session: SessionDep) -> CatalogService:
         return CatalogService(CatalogRepository(spec, session))
 
     return _service

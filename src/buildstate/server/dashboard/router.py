@@ -46,7 +46,7 @@ class PlatformStats(BaseModel):
     recent_builds: list[Build]
 
 
-def _repo(session: SessionDep) -> BuildRepository:
+async def _repo(session: SessionDep) -> BuildRepository:
     return BuildRepository(session)
 
 

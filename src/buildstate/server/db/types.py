@@ -9,7 +9,8 @@ from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+# none_as_null: Python None is SQL NULL, never the JSON text "null".
+JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 # SQLite's INTEGER PRIMARY KEY is its rowid only when the type is exactly INTEGER.
 AutoId = BigInteger().with_variant(Integer(), "sqlite")
 

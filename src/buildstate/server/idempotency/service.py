@@ -103,7 +103,7 @@ def _json(status_code: int, payload: bytes) -> Response:
     return Response(payload, status_code=status_code, media_type="application/json")
 
 
-def _idempotency(
+async def _idempotency(
     request: Request, session: SessionDep, principal: Authenticated, key: KeyHeader = None
 ) -> Idempotency:
     return Idempotency(session, principal, key, request)

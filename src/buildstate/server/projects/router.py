@@ -16,7 +16,7 @@ from buildstate.server.projects.service import StateCodeService
 from buildstate.server.validation import PathId
 
 
-def _service(session: SessionDep) -> StateCodeService:
+async def _service(session: SessionDep) -> StateCodeService:
     return StateCodeService(StateCodeRepository(session))
 
 
