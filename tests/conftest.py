@@ -24,7 +24,14 @@ from buildstate.server.db.base import load_models
 from buildstate.server.db.engine import async_url
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.settings import DEV_API_KEY, Settings
-from tests.services import IN_CI, ServiceUnavailable, free_port, postgres_cluster, wait_for_port
+from tests.services import (
+    IN_CI,
+    ServiceUnavailable,
+    create_database,
+    free_port,
+    postgres_cluster,
+    wait_for_port,
+)
 
 ADMIN = {"X-API-Key": DEV_API_KEY}
 BACKENDS = ["sqlite", "postgresql"]
@@ -62,7 +69,7 @@ def backend(
         return
     try:
         cluster = postgres_cluster()
-        url = cluster.__enter__()
+        url = create_database(cluster.__enter__(), "buildstate_test")
     except ServiceUnavailable as exc:
         if IN_CI:
             pytest.fail(f"PostgreSQL is required under CI=true: {exc}")

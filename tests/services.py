@@ -1,10 +1,12 @@
-"""Real services for the tests: a throwaway PostgreSQL cluster on a free loopback port.
+"""Real services for the tests (and bench/): a throwaway PostgreSQL cluster on a free
+loopback port.
 
 Under ``CI=true`` a missing PostgreSQL is a failure, never a skip.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -14,6 +16,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import asyncpg
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -42,14 +46,21 @@ def _pg_bindir() -> Path:
 
 def _as_postgres(cmd: list[str]) -> list[str]:
     """initdb refuses to run as root; run the cluster as the ``postgres`` user then."""
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *cmd]
-    return cmd
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _run_as_postgres(cmd: list[str]) -> None:
+    subprocess.run(_as_postgres(cmd), check=True, capture_output=True, text=True, timeout=120)
 
 
 @contextmanager
-def postgres_cluster() -> Iterator[str]:
-    """Start a PostgreSQL cluster; yield a URL to a fresh database; stop and remove it."""
+def postgres_cluster(*, durable: bool = False) -> Iterator[str]:
+    """Start a PostgreSQL cluster on a free loopback port; yield its base URL
+    (``postgresql://postgres@127.0.0.1:PORT``, no database); stop and remove it.
+
+    Tests run it with fsync off (speed); ``durable=True`` keeps PostgreSQL's durable
+    defaults, for benchmarks that compare with SQLite's ``synchronous=FULL``.
+    """
     bindir = _pg_bindir()
     root = Path(tempfile.mkdtemp(prefix="buildstate-pg-"))
     data, sockets = root / "data", root / "sock"
@@ -58,69 +69,38 @@ def postgres_cluster() -> Iterator[str]:
         shutil.chown(root, "postgres")
         shutil.chown(sockets, "postgres")
     port = free_port()
-    run = lambda cmd: subprocess.run(  # noqa: E731
-        _as_postgres(cmd), check=True, capture_output=True, text=True, timeout=120
-    )
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c max_connections=200"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data)]
     try:
-        run(
-            [
-                str(bindir / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--no-sync",
-            ]
-        )
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=200"
-        )
-        run(
-            [
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-o",
-                options,
-                "-l",
-                str(root / "log"),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ]
-        )
+        _run_as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
+                          "--auth=trust", "--encoding=UTF8", "--no-sync"])  # fmt: skip
+        _run_as_postgres([*pg_ctl, "-o", options, "-l", str(root / "log"), "-w", "-t", "60",
+                          "start"])  # fmt: skip
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(root, ignore_errors=True)
         raise ServiceUnavailable(f"could not start PostgreSQL: {exc.stderr or exc.stdout}") from exc
     try:
-        run(
-            [
-                str(bindir / "createdb"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-U",
-                "postgres",
-                "buildstate_test",
-            ]
-        )
-        yield f"postgresql://postgres@127.0.0.1:{port}/buildstate_test"
+        yield f"postgresql://postgres@127.0.0.1:{port}"
     finally:
-        subprocess.run(
-            _as_postgres(
-                [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
-            ),
-            capture_output=True,
-            check=False,
-            timeout=60,
-        )
+        stop = _as_postgres([*pg_ctl, "-m", "immediate", "-w", "stop"])
+        subprocess.run(stop, capture_output=True, check=False, timeout=60)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def create_database(base_url: str, name: str) -> str:
+    """``CREATE DATABASE name`` on the cluster at ``base_url``; returns its URL."""
+
+    async def create() -> None:
+        conn = await asyncpg.connect(f"{base_url}/postgres")
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return f"{base_url}/{name}"
 
 
 def wait_for_port(port: int, timeout: float = 15.0) -> None:

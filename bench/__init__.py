@@ -1,0 +1,1 @@
+"""buildstate's load benchmark: ``python -m bench.run`` (see bench/README.md)."""
