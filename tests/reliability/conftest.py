@@ -50,6 +50,11 @@ async def _clear(url: str) -> None:
 def clean_settings(url: str) -> Settings:
     """Settings over an emptied database (the app seeds the development data again)."""
     asyncio.run(_clear(url))
+    return relaxed_settings(url)
+
+
+def relaxed_settings(url: str) -> Settings:
+    """Development settings with login throttling out of the way (tests fail logins a lot)."""
     return Settings(
         DATABASE_URL=url,
         BUILDSTATE_AUTO_MIGRATE=False,

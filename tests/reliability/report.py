@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 
 EXAMPLES: Counter[tuple[str, str, str]] = Counter()  # (backend, operation, credential)
 STEPS: Counter[tuple[str, str]] = Counter()  # (backend, credential) stateful schemathesis
+COUNTS: Counter[tuple[str, str]] = Counter()  # (what, backend)
 NOTES: list[str] = []
 
 
@@ -30,5 +31,7 @@ def lines() -> list[str]:
             out.append(f"  fewer than 50: {', '.join(few)}")
     for (backend, scope), n in sorted(STEPS.items()):
         out.append(f"schemathesis stateful [{backend}] {scope}: {n} calls")
+    for (what, backend), n in sorted(COUNTS.items()):
+        out.append(f"{what} [{backend}]: {n}")
     out.extend(NOTES)
     return out

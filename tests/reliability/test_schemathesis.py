@@ -7,7 +7,7 @@ Checks: no 5xx (``not_a_server_error``), every status code is documented
 (``response_schema_conformance``).
 
 Budgets: ``BUILDSTATE_SCHEMATHESIS_EXAMPLES`` (fuzzing examples per operation, default 50)
-and ``BUILDSTATE_STATEFUL_SCENARIOS`` (stateful scenarios per credential, default 15).
+and ``BUILDSTATE_STATEFUL_SCENARIOS`` (stateful scenarios per credential, default 10).
 The numbers actually run are printed in the terminal summary.
 """
 
@@ -37,12 +37,11 @@ from tests.reliability import report
 from tests.reliability.conftest import budget, db_name
 
 EXAMPLES = budget("BUILDSTATE_SCHEMATHESIS_EXAMPLES", 50)
-STATEFUL_SCENARIOS = budget("BUILDSTATE_STATEFUL_SCENARIOS", 15)
-COVERAGE = budget("BUILDSTATE_SCHEMATHESIS_COVERAGE", 1) > 0
+STATEFUL_SCENARIOS = budget("BUILDSTATE_STATEFUL_SCENARIOS", 10)
+COVERAGE = budget("BUILDSTATE_SCHEMATHESIS_COVERAGE", 0) > 0
 SCOPES = ("read", "write", "admin")
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 ADMIN = {"X-API-Key": DEV_API_KEY}
-
 
 
 def _openapi() -> dict[str, Any]:
@@ -101,7 +100,9 @@ def _seed(base_url: str) -> Seed:
 
         headers, users = {}, []
         for scope in SCOPES:
-            uid, token = user({"read": ["read"], "write": ["read", "write"]}.get(scope, list(SCOPES)))
+            uid, token = user(
+                {"read": ["read"], "write": ["read", "write"]}.get(scope, list(SCOPES))
+            )
             headers[scope] = {"X-API-Key": token["token"]}
             users.append(uid)
         victim_users, victim_tokens = [], []
@@ -119,7 +120,13 @@ def _seed(base_url: str) -> Seed:
             "projects": {"name": "fuzz"},
         }
         for kind, body in bodies.items():
-            catalog[kind] = [e["id"] for e in _ok(c.get(f"/{kind}/", params={"limit": 1}), 200)]
+            # Our own ids: fuzzing may delete the seeded development ones (it learns them
+            # from the source), and builds need active references.
+            catalog[kind] = [
+                _ok(
+                    c.post(f"/{kind}/", json={**body, "name": f"keep {kind}", "id": f"keep-{kind}"})
+                )["id"]
+            ]
             victims[kind] = [
                 _ok(
                     c.post(
@@ -227,17 +234,13 @@ def _choices(seed: Seed, case: schemathesis.Case, name: str) -> list[str]:
     if name == "entry_id":
         kind = case.path.strip("/").split("/")[0]
         return pool.get(kind, [])
-    if name == "user_id" and case.method == "GET" or name == "token_id":
-        pool = seed.known
     return pool.get(name, [])
 
 
 def _chooser(case: schemathesis.Case) -> random.Random:
     """Choices derived from the generated case itself, so a replayed (or shrunk) failing
     example gets the same credential and the same seeded ids again."""
-    text = repr(
-        (case.method, case.path, case.path_parameters, case.query, case.headers, case.body)
-    )
+    text = repr((case.method, case.path, case.path_parameters, case.query, case.headers, case.body))
     return random.Random(hashlib.sha256(text.encode(errors="replace")).digest())
 
 
@@ -264,7 +267,9 @@ def aim(seed: Seed, case: schemathesis.Case, pick: random.Random) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
+)
 def test_every_operation_conforms(
     case: schemathesis.Case, seed: Seed, module_server: str, backend: str
 ) -> None:

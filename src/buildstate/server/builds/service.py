@@ -53,7 +53,7 @@ class BuildService:
     async def get(self, build_id: str) -> s.BuildDetail:
         row = await self._build(build_id)
         failures = [views.failure(f) for f in await self.repo.failures(build_id)]
-        return s.BuildDetail(**views.build(row).model_dump(), failures=failures)
+        return views.build(row, s.BuildDetail, failures=failures)
 
     async def search(
         self, filters: BuildFilters, skip: int, limit: int

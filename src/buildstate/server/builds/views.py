@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, TypeVar
 
 from buildstate.server.builds import schemas as s
 from buildstate.server.builds.models import Build, BuildArtifact, BuildFailure, BuildState
 from buildstate.server.builds.statemachine import BuildStatus, StateStatus
 from buildstate.server.db.types import utcnow
+
+B = TypeVar("B", bound=s.Build)
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
@@ -16,9 +19,10 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return round((end - start).total_seconds(), 3)
 
 
-def build(row: Build) -> s.Build:
+def build(row: Build, model: type[B] = s.Build, **extra: Any) -> B:  # type: ignore[assignment]
+    """``row`` as ``model`` (``Build``, or ``BuildDetail`` with ``failures=`` in ``extra``)."""
     running = row.status in (BuildStatus.pending, BuildStatus.in_progress)
-    return s.Build(
+    return model(
         id=row.id,
         project_id=row.project_id,
         platform_id=row.platform_id,
@@ -37,6 +41,7 @@ def build(row: Build) -> s.Build:
         started_at=row.started_at,
         finished_at=row.finished_at,
         duration_seconds=_seconds(row.started_at, utcnow() if running else row.finished_at),
+        **extra,
     )
 
 
