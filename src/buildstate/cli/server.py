@@ -71,7 +71,9 @@ def start(
     Examples: bldst server start · bldst server start --host 0.0.0.0 --workers 4 --production
     """
     serve = server_function("buildstate.server.runner", "serve")
-    serve(host=host, port=port, workers=workers, reload=reload, production=production)
+    _explain_startup(
+        lambda: serve(host=host, port=port, workers=workers, reload=reload, production=production)
+    )
 
 
 @db_app.command("upgrade")
@@ -80,4 +82,16 @@ def upgrade() -> None:
 
     Example: DATABASE_URL=postgresql://… bldst db upgrade
     """
-    server_function("buildstate.server.db.migrate", "upgrade_database")()
+    upgrade_database = server_function("buildstate.server.runner", "upgrade")
+    revision = _explain_startup(upgrade_database)
+    typer.echo(f"database is at revision {revision} (the latest)")
+
+
+def _explain_startup(call: Callable[[], Any]) -> Any:
+    """Run ``call``; a start-up problem the user can fix is one line on stderr, exit 1."""
+    from buildstate.server.runner import StartupError
+
+    try:
+        return call()
+    except StartupError as exc:
+        fail(str(exc))

@@ -1,24 +1,66 @@
-"""``bldst server start``: run the API under uvicorn."""
+"""What ``bldst server start`` and ``bldst db upgrade`` run.
+
+Start-up problems a user can fix (a bad setting, an unreachable database, unsafe
+production secrets) become :class:`StartupError` with one line that says what to do;
+the CLI prints it without a traceback.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import uvicorn
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
-from buildstate.server.db.engine import async_url, sqlite_path
+from buildstate.server import bootstrap
+from buildstate.server.db.engine import UnsupportedDatabase, async_url, create_database, sqlite_path
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.settings import Settings
+
+
+class StartupError(RuntimeError):
+    pass
+
+
+@contextmanager
+def _explained() -> Iterator[None]:
+    try:
+        yield
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise StartupError(f"invalid setting: {problems}") from None
+    except (UnsupportedDatabase, bootstrap.StartupRefused) as exc:
+        raise StartupError(str(exc)) from None
+    except (OSError, SQLAlchemyError) as exc:
+        raise StartupError(
+            f"cannot use the database ({type(exc).__name__}: {exc}); check DATABASE_URL "
+            "and that the server is reachable"
+        ) from None
+
+
+def upgrade() -> str:
+    """Apply migrations to the configured database; returns its revision."""
+    with _explained():
+        return upgrade_database(Settings())
 
 
 def serve(host: str, port: int, workers: int, reload: bool, production: bool) -> None:
     if production:
         os.environ["BUILDSTATE_MODE"] = "production"
-    settings = Settings()
-    if settings.auto_migrate:
-        # Once here, not in each worker: workers started together would race.
-        upgrade_database(settings)
-        os.environ["BUILDSTATE_AUTO_MIGRATE"] = "false"
+    with _explained():
+        settings = Settings()
+        if settings.auto_migrate:
+            # Once here, not in each worker: workers started together would race.
+            upgrade_database(settings)
+            os.environ["BUILDSTATE_AUTO_MIGRATE"] = "false"
+        if settings.is_production:
+            asyncio.run(_check_production(settings))
     path = sqlite_path(async_url(settings.database_url))
     where = f"SQLite file {path}" if path else "PostgreSQL"
     print(f"buildstate: {settings.mode.value} mode, database: {where}", flush=True)
@@ -34,3 +76,11 @@ def serve(host: str, port: int, workers: int, reload: bool, production: bool) ->
         proxy_headers=True,
         server_header=False,
     )
+
+
+async def _check_production(settings: Settings) -> None:
+    db = create_database(settings)
+    try:
+        await bootstrap.check_production(settings, db)
+    finally:
+        await db.dispose()

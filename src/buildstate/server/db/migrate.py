@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from buildstate.server.settings import Settings
 
@@ -20,10 +21,10 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
-def upgrade_database(settings: Settings | None = None, revision: str = "head") -> None:
-    """Bring the configured database to ``revision`` (blocking; call it off the event loop)."""
-    command.upgrade(alembic_config(settings or Settings()), revision)
-
-
-def current_revision(settings: Settings | None = None) -> None:
-    command.current(alembic_config(settings or Settings()), verbose=False)
+def upgrade_database(settings: Settings | None = None, revision: str = "head") -> str:
+    """Bring the configured database to ``revision`` (blocking; call it off the event loop).
+    Returns the revision the database is at afterwards."""
+    config = alembic_config(settings or Settings())
+    command.upgrade(config, revision)
+    target = ScriptDirectory.from_config(config).get_revision(revision)
+    return target.revision if target is not None else revision
