@@ -18,6 +18,7 @@ import pytest
 from buildstate import (
     AsyncClient,
     AuthenticationError,
+    BuildstateError,
     Client,
     ConflictError,
     NotFoundError,
@@ -114,6 +115,27 @@ def test_reads_carry_no_idempotency_key() -> None:
     server = Flaky(failures=1, error=refused, status=200, body=[])
     assert sdk(server).builds.list(limit=5) == []
     assert server.keys == [None, None]
+
+
+@pytest.mark.parametrize(
+    ("error", "sends"),
+    [(refused, 3), (status(503), 3), (status(429), 3), (lost, 1), (status(500), 1)],
+    ids=["refused", "503", "429", "response-lost", "500"],
+)
+def test_posts_the_server_does_not_deduplicate_are_retried_only_when_unapplied(
+    error: Callable[[httpx.Request], Any], sends: int
+) -> None:
+    """A platform create that may have reached the server is not sent again: it would
+    come back 409 (or, for a token, mint a second one)."""
+    server = Flaky(failures=2, error=error, body={"id": "gcp"})
+    client = sdk(server)
+    if sends == 3:
+        assert client.platforms.create(name="gcp") == {"id": "gcp"}
+    else:
+        with pytest.raises(BuildstateError):
+            client.platforms.create(name="gcp")
+    assert len(server.requests) == sends
+    assert server.keys == [None] * sends
 
 
 def test_gives_up_after_max_attempts_with_unreachable_error() -> None:

@@ -44,10 +44,13 @@ class Call(Generic[T]):
     form: Mapping[str, str] | None = None
     headers: Mapping[str, str] | None = None
     idempotency_key: str | None = None
+    deduplicated: bool = False  # the server honours Idempotency-Key on this operation
 
     @property
-    def is_write(self) -> bool:
-        return self.method != "GET"
+    def retry_safe(self) -> bool:
+        """Whether sending it twice has the effect of sending it once: reads, PUT and
+        DELETE by their nature, POSTs only where the server deduplicates by key."""
+        return self.method != "POST" or self.deduplicated
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,10 @@ class RetryPolicy:
     """Exponential backoff with full jitter.
 
     Retried: connection errors and timeouts, 429 (waiting at least ``Retry-After``) and
-    5xx other than 501. Writes are retried too: each carries one ``Idempotency-Key`` for
-    all its attempts, so the server applies it once.
+    5xx other than 501. Build writes are retried too: each carries one ``Idempotency-Key``
+    for all its attempts, so the server applies it once. Other POSTs (which the server
+    does not deduplicate) are retried only when they cannot have been applied: the
+    connection was never made, or the answer was 429 or 503.
     """
 
     max_attempts: int = 4
@@ -70,13 +75,17 @@ class RetryPolicy:
         cap = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
         return self.rng.uniform(0, cap)
 
-    def delay_after(self, attempt: int, outcome: Outcome) -> float | None:
-        """Seconds to wait before retrying, or ``None`` when this outcome is final."""
+    def delay_after(self, attempt: int, outcome: Outcome, safe: bool = True) -> float | None:
+        """Seconds to wait before retrying, or ``None`` when this outcome is final.
+        ``safe``: the request may be applied twice without harm (see the class doc)."""
         if attempt >= self.max_attempts:
             return None
         if isinstance(outcome, httpx.TransportError):
-            return self.backoff(attempt)
+            unsent = isinstance(outcome, httpx.ConnectError | httpx.ConnectTimeout)
+            return self.backoff(attempt) if safe or unsent else None
         status = outcome.status_code
+        if not safe and status not in (429, 503):
+            return None
         if status == 429:
             hint = retry_after_seconds(outcome.headers)
             if hint is not None and hint > self.max_retry_after:
@@ -130,7 +139,7 @@ def exchange(
 ) -> Exchange[T]:
     """Drive ``call`` to its decoded result, retrying as ``policy`` says."""
     send_headers = {**headers, **(call.headers or {})}
-    if call.is_write:
+    if call.deduplicated:
         send_headers["Idempotency-Key"] = call.idempotency_key or str(uuid.uuid4())
     kwargs: dict[str, Any] = {
         "method": call.method,
@@ -147,7 +156,7 @@ def exchange(
         attempt += 1
         outcome = yield Send(kwargs)
         assert outcome is not None
-        delay = policy.delay_after(attempt, outcome)
+        delay = policy.delay_after(attempt, outcome, call.retry_safe)
         if delay is None:
             return cast(T, decode(outcome))
         yield Sleep(delay)

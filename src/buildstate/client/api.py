@@ -185,7 +185,9 @@ class BuildsApi(Bound[R]):
                 "build_metadata": build_metadata,
             }
         )
-        return Call("POST", "/builds", json=body, idempotency_key=idempotency_key)
+        return Call(
+            "POST", "/builds", json=body, idempotency_key=idempotency_key, deduplicated=True
+        )
 
     @endpoint
     def get(self, build_id: str) -> Call[Build]:
@@ -255,7 +257,7 @@ class BuildsApi(Bound[R]):
             }
         )
         path = f"/builds/{_seg(build_id)}/state"
-        return Call("POST", path, json=body, idempotency_key=idempotency_key)
+        return Call("POST", path, json=body, idempotency_key=idempotency_key, deduplicated=True)
 
     @endpoint
     def add_failure(
@@ -279,7 +281,7 @@ class BuildsApi(Bound[R]):
             }
         )
         path = f"/builds/{_seg(build_id)}/failure"
-        return Call("POST", path, json=body, idempotency_key=idempotency_key)
+        return Call("POST", path, json=body, idempotency_key=idempotency_key, deduplicated=True)
 
     @endpoint
     def state(self, build_id: str) -> Call[BuildStateView]:
@@ -308,7 +310,7 @@ class BuildsApi(Bound[R]):
         """Start a new attempt from the last good checkpoint (or ``from_state``)."""
         body = drop_none({"from_state": from_state, "message": message})
         path = f"/builds/{_seg(build_id)}/resume"
-        return Call("POST", path, json=body, idempotency_key=idempotency_key)
+        return Call("POST", path, json=body, idempotency_key=idempotency_key, deduplicated=True)
 
     @endpoint
     def cancel(self, build_id: str, *, reason: str | None = None) -> Call[Build]:
