@@ -427,3 +427,48 @@ def test_absent_metadata_is_sql_null(client: TestClient, new_build: Any) -> None
             return [row[0] for row in rows]
 
     assert client.portal.call(stored) == [None, None, None]  # type: ignore[union-attr]
+
+
+def test_opposite_transitions_on_many_builds_at_once(
+    live_server: str, new_build: Any, client: TestClient
+) -> None:
+    """Builds moving in_progress→failed while others move failed→in_progress (same
+    platform) never deadlock, and the dashboard counters match the builds."""
+    running = [new_build()["id"] for _ in range(12)]
+    failed = [new_build()["id"] for _ in range(12)]
+    for build_id in running:
+        state(client, build_id, 10)
+    for build_id in failed:
+        client.post(
+            f"/builds/{build_id}/failure",
+            headers=ADMIN,
+            json={"state_code": 0, "error_message": "flaky"},
+        )
+
+    def move(job: tuple[str, str]) -> int:
+        kind, build_id = job
+        with httpx.Client(base_url=live_server, headers=ADMIN, timeout=60) as http:
+            if kind == "fail":
+                return http.post(
+                    f"/builds/{build_id}/failure", json={"state_code": 10, "error_message": "x"}
+                ).status_code
+            return http.post(
+                f"/builds/{build_id}/state", json={"state_code": 20, "status": "in_progress"}
+            ).status_code
+
+    jobs = [("fail", b) for b in running] + [("retry", b) for b in failed]
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        statuses = list(pool.map(move, jobs))
+    assert sorted(statuses) == [200] * 12 + [201] * 12
+    builds = client.get("/builds", headers=ADMIN, params={"limit": 1000}).json()
+    actual = {
+        status: sum(b["status"] == status for b in builds)
+        for status in ("pending", "in_progress", "failed", "completed", "cancelled")
+    }
+    summary = client.get("/dashboard/summary", headers=ADMIN).json()
+    assert (summary["failed_builds"], summary["pending_builds"]) == (
+        actual["failed"],
+        actual["pending"],
+    )
+    assert summary["active_builds"] == actual["pending"] + actual["in_progress"]
+    assert summary["total_builds"] == len(builds)

@@ -119,3 +119,60 @@ def test_unknown_routes_and_methods(client: TestClient) -> None:
     assert missing.status_code == 404
     assert missing.json()["detail"] == "No route for GET /nope"
     assert client.patch("/platforms/", headers=ADMIN).status_code == 405
+
+
+def test_non_finite_numbers_in_metadata_are_refused(client: TestClient, project: str) -> None:
+    for literal in (b"NaN", b"Infinity", b"-Infinity", b"1e999"):
+        body = (
+            b'{"project_id": "' + project.encode() + b'", "platform_id": "aws-commercial",'
+            b' "os_version_id": "rhel-9.3", "image_type_id": "base", "build_number": "n",'
+            b' "build_metadata": {"x": ' + literal + b"}}"
+        )
+        response = client.post("/builds", headers=JSON, content=body)
+        assert response.status_code == 422, literal
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/builds", {"created_after": "9999-12-31T23:59:59-14:00"}),
+        ("/builds", {"created_before": "0001-01-01T00:00:00+01:00"}),
+        ("/audit", {"since": "0001-01-01T00:00:00+14:00"}),
+        ("/builds", {"created_after": "2026-01-01T00:00:00"}),  # no timezone
+    ],
+)
+def test_out_of_range_or_naive_moments_are_422(
+    client: TestClient, path: str, params: dict[str, str]
+) -> None:
+    response = client.get(path, headers=ADMIN, params=params)
+    assert response.status_code == 422, response.text
+
+
+def test_state_code_refs_are_ascii_digits_or_ids(client: TestClient, project: str) -> None:
+    response = client.get(f"/projects/{project}/state-codes/%C2%B2", headers=ADMIN)
+    assert response.status_code == 404
+
+
+def test_nul_in_login_usernames_is_422(client: TestClient) -> None:
+    assert client.post("/token", data={"username": "a\x00b", "password": "x"}).status_code == 422
+    idm = client.post("/auth/idm", json={"username": "a\x00b", "password": "x"})
+    assert idm.status_code == 422
+
+
+def test_artifact_fields_need_a_path_and_codes_are_integers(
+    client: TestClient, new_build: Any
+) -> None:
+    build_id = new_build()["id"]
+    orphan = client.post(
+        f"/builds/{build_id}/state",
+        headers=ADMIN,
+        json={"state_code": 10, "status": "completed", "artifact_checksum": "sha256:abc"},
+    )
+    assert orphan.status_code == 422
+    assert "artifact_storage_path is required" in str(orphan.json()["detail"])
+    boolean = client.post(
+        f"/builds/{build_id}/state",
+        headers=ADMIN,
+        json={"state_code": True, "status": "in_progress"},
+    )
+    assert boolean.status_code == 422

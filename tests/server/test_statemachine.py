@@ -35,7 +35,7 @@ def test_frozen_builds_accept_nothing(
     with pytest.raises(Conflict, match=f"is {status.value}"):
         sm.report_state(snap(status), Rules(), code, reported)
     with pytest.raises(Conflict):
-        sm.record_failure(snap(status), code)
+        sm.record_failure(snap(status), Rules(), code)
     with pytest.raises(Conflict):
         sm.start_resume(snap(status))
     with pytest.raises(Conflict, match="already"):
@@ -58,7 +58,6 @@ def test_active_builds_never_go_backwards(
         return
     outcome = sm.report_state(snap(status, current), Rules(), code, reported)
     assert outcome.attempt == 1
-    assert not outcome.new_attempt
     if reported is StateStatus.failed:
         assert outcome.status is BuildStatus.failed
     elif reported is StateStatus.completed and code == 100:
@@ -82,7 +81,7 @@ def test_a_completed_state_cannot_be_reopened(reported: StateStatus) -> None:
 
 
 def test_completed_at_the_projects_final_state_completes_the_build() -> None:
-    rules = Rules.of([(0, False), (10, False), (60, False)])
+    rules = Rules.of("p", [(0, False), (10, False), (60, False)])
     assert rules.final_state == 60
     done = sm.report_state(snap(BuildStatus.in_progress, 10), rules, 60, StateStatus.completed)
     assert done.status is BuildStatus.completed
@@ -91,11 +90,11 @@ def test_completed_at_the_projects_final_state_completes_the_build() -> None:
 
 
 def test_undefined_codes_are_refused_with_the_allowed_list() -> None:
-    rules = Rules.of([(0, False), (10, False), (25, True)])
-    rules.check_code(10, "p")
+    rules = Rules.of("p", [(0, False), (10, False), (25, True)])
+    rules.check_code(10)
     with pytest.raises(Unprocessable, match="allowed codes: 0, 10, 25"):
-        rules.check_code(15, "p")
-    Rules().check_code(15, "p")  # no definitions: any 0–100
+        rules.check_code(15)
+    Rules().check_code(15)  # no definitions: any 0–100
 
 
 @pytest.mark.parametrize(
@@ -108,7 +107,6 @@ def test_a_failed_build_is_retried_by_reporting_only_when_retryable_and_not_bloc
     failed = snap(BuildStatus.failed, 25, StateStatus.failed, retryable, blocking)
     if allowed:
         outcome = sm.report_state(failed, Rules(), 0, StateStatus.in_progress)
-        assert outcome.new_attempt
         assert outcome.attempt == 2
         assert outcome.status is BuildStatus.in_progress
     else:
@@ -120,12 +118,17 @@ def test_a_failed_build_is_retried_by_reporting_only_when_retryable_and_not_bloc
 
 
 def test_failures() -> None:
-    assert sm.record_failure(snap(BuildStatus.pending, 0), 0).status is BuildStatus.failed
-    assert sm.record_failure(snap(BuildStatus.in_progress, 25), 25).status is BuildStatus.failed
+    assert sm.record_failure(snap(BuildStatus.pending, 0), Rules(), 0).status is BuildStatus.failed
+    assert (
+        sm.record_failure(snap(BuildStatus.in_progress, 25), Rules(), 25).status
+        is BuildStatus.failed
+    )
     with pytest.raises(Conflict, match="lower than the current state"):
-        sm.record_failure(snap(BuildStatus.in_progress, 25), 10)
+        sm.record_failure(snap(BuildStatus.in_progress, 25), Rules(), 10)
     with pytest.raises(Conflict, match="already failed"):
-        sm.record_failure(snap(BuildStatus.failed, 25, StateStatus.failed, True, False), 25)
+        sm.record_failure(
+            snap(BuildStatus.failed, 25, StateStatus.failed, True, False), Rules(), 25
+        )
 
 
 def test_resume_needs_a_started_build() -> None:
@@ -140,7 +143,7 @@ def test_cancel_from_every_non_terminal_status() -> None:
 
 
 def test_resume_point_with_project_codes() -> None:
-    rules = Rules.of([(c, False) for c in (0, 10, 25, 50, 100)])
+    rules = Rules.of("p", [(c, False) for c in (0, 10, 25, 50, 100)])
     point = sm.resume_point(rules, 10, [0, 10, 25])
     assert (point.from_state, point.next_state, point.skipped) == (10, 25, [0, 10])
     assert sm.resume_point(rules, 100, []).next_state is None
@@ -152,3 +155,11 @@ def test_resume_point_without_project_codes_reads_the_history() -> None:
     point = sm.resume_point(Rules(), 10, [0, 5, 10, 25])
     assert (point.from_state, point.next_state, point.skipped) == (10, 25, [0, 5, 10])
     assert sm.resume_point(Rules(), 25, [0, 10, 25]).next_state is None
+
+
+def test_a_frozen_build_is_409_even_for_an_undefined_code() -> None:
+    rules = Rules.of("p", [(0, False), (100, False)])
+    with pytest.raises(Conflict, match="is completed"):
+        sm.report_state(snap(BuildStatus.completed, 100), rules, 15, StateStatus.in_progress)
+    with pytest.raises(Conflict, match="is cancelled"):
+        sm.record_failure(snap(BuildStatus.cancelled, 100), rules, 15)

@@ -132,15 +132,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema, plus the 413 every operation with a body can return."""
+    """FastAPI's schema, plus what middleware adds: 413 on every operation with a body,
+    503 on every operation that uses the database."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
-    for path in schema["paths"].values():
+    for path_name, path in schema["paths"].items():
         for operation in path.values():
             if "requestBody" in operation:
                 operation["responses"].setdefault("413", {"description": "Request body too large"})
+            if path_name not in ("/health", "/ready", "/status"):
+                operation["responses"].setdefault(
+                    "503", {"description": "Database busy or saturated; retry after Retry-After"}
+                )
     app.openapi_schema = schema
     return schema

@@ -12,7 +12,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from buildstate.server.middleware import BodyTooLarge
@@ -27,10 +28,6 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.headers = headers or {}
-
-
-class BadRequest(DomainError):
-    status_code = 400
 
 
 class Unauthorized(DomainError):
@@ -122,7 +119,32 @@ def install_error_handlers(app: FastAPI) -> None:
             "read the current state and retry",
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(request, 500, "Internal server error; the server log has the details")
+    @app.exception_handler(DBAPIError)
+    async def _transient(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not _is_transient(exc):
+            raise exc  # a real bug: the request-context middleware renders the 500
+        log.warning(
+            "transient database error on %s %s: %s", request.method, request.url.path, exc.orig
+        )
+        return error_response(
+            request, 503, "The database is busy; retry shortly", {"Retry-After": "1"}
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def _saturated(request: Request, exc: PoolTimeout) -> JSONResponse:
+        log.warning("no database connection free for %s %s", request.method, request.url.path)
+        return error_response(
+            request, 503, "The server is saturated; retry shortly", {"Retry-After": "1"}
+        )
+
+
+# Deadlock and serialization failures (PostgreSQL) and a lock wait that outlasted the busy
+# timeout (SQLite): nothing was applied, and the same request will succeed on a retry.
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if code in _TRANSIENT_SQLSTATES:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)

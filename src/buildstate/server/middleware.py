@@ -4,6 +4,7 @@ request ids, security headers, and the request body limit.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from contextvars import ContextVar
@@ -11,6 +12,7 @@ from contextvars import ContextVar
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+log = logging.getLogger("buildstate.errors")
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -80,20 +82,28 @@ class RequestContextMiddleware:
             except BodyTooLarge:
                 if not started:
                     await self._too_large(send_with_headers, rid)
+            except Exception:
+                # Rendered here, not by Starlette's outermost handler, so that even a 500
+                # carries the request id and the security headers.
+                log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+                if not started:
+                    await self._error(send_with_headers, rid)
         finally:
             request_id_var.reset(token)
 
     async def _too_large(self, send: Send, rid: str) -> None:
-        body = orjson.dumps({"detail": str(BodyTooLarge(self.max_body_bytes)), "request_id": rid})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = str(BodyTooLarge(self.max_body_bytes))
+        await _send_json(send, 413, {"detail": detail, "request_id": rid}, close=True)
+
+    async def _error(self, send: Send, rid: str) -> None:
+        detail = "Internal server error; the server log has the details"
+        await _send_json(send, 500, {"detail": detail, "request_id": rid}, close=False)
+
+
+async def _send_json(send: Send, status: int, payload: dict[str, str], *, close: bool) -> None:
+    body = orjson.dumps(payload)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -133,6 +133,21 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("api_keys")
+    @classmethod
+    def _known_scopes(cls, keys: list[str]) -> list[str]:
+        for entry in keys:
+            scope = entry.partition(":")[2].strip().lower()
+            if scope and scope not in ("read", "write", "admin"):
+                raise ValueError(f"unknown scope {scope!r} in API_KEYS: use read, write or admin")
+        return keys
+
+    @field_validator("database_url")
+    @classmethod
+    def _bare_path_is_sqlite(cls, url: str) -> str:
+        """``/app/data/builds.db`` (the seed's form) means that SQLite file."""
+        return url if "://" in url else f"sqlite:///{Path(url).expanduser().resolve()}"
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
@@ -165,6 +180,8 @@ class Settings(BaseSettings):
                     f"API_KEYS contains {raw[:4]}…, a default or short key: use keys of at "
                     "least 24 random characters"
                 )
+        if "*" in self.cors_origins:
+            problems.append("BUILDSTATE_CORS_ORIGINS must list origins; '*' is refused")
         if self.admin_password is not None and (
             self.admin_password == DEV_ADMIN_PASSWORD or len(self.admin_password) < 12
         ):

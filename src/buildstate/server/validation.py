@@ -7,10 +7,12 @@ beyond 64 bits, unbounded strings, or JSON nested deeper than anyone means.
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Path, Query
-from pydantic import AfterValidator, Field, StringConstraints
+from fastapi import Form, Path, Query
+from pydantic import AfterValidator, AwareDatetime, Field, StrictInt, StringConstraints
 
 MAX_JSON_DEPTH = 16
 MAX_JSON_INT = 2**53  # what every JSON consumer (jq, JavaScript) reads exactly
@@ -32,7 +34,10 @@ def _check_json(value: Any, depth: int = 0) -> None:
         raise ValueError(f"is nested deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(value, str):
         _storable(value)
-    elif isinstance(value, bool) or value is None or isinstance(value, float):
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("contains NaN or Infinity, which JSON does not allow")
+    elif isinstance(value, bool) or value is None:
         return
     elif isinstance(value, int):
         if abs(value) > MAX_JSON_INT:
@@ -57,6 +62,7 @@ Name = Annotated[
     AfterValidator(_storable),
 ]
 ShortText = Annotated[str, StringConstraints(max_length=255), AfterValidator(_storable)]
+FormText = Annotated[str, Form(max_length=255), AfterValidator(_storable)]
 LongText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_storable)]
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN), AfterValidator(_storable)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
@@ -68,7 +74,7 @@ StringMap = Annotated[
     Field(max_length=64),
 ]
 BigCount = Annotated[int, Field(ge=0, le=2**63 - 1)]
-StateCode = Annotated[int, Field(ge=0, le=100, description="State code, 0–100.")]
+StateCode = Annotated[StrictInt, Field(ge=0, le=100, description="State code, 0–100.")]
 
 # Query parameters.
 Skip = Annotated[int, Query(ge=0, le=2**31 - 1, description="Records to skip.")]
@@ -76,3 +82,14 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Records to return, at m
 IncludeDeactivated = Annotated[bool, Query(description="Include soft-deleted records.")]
 PathId = Annotated[str, Path(max_length=200), AfterValidator(_storable)]
 QueryText = Annotated[str, Query(max_length=255), AfterValidator(_storable)]
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("is out of range once converted to UTC") from exc
+
+
+# A moment in a query: with a timezone, representable in UTC.
+QueryMoment = Annotated[AwareDatetime, AfterValidator(_utc)]

@@ -6,14 +6,14 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, func, select
 
 from buildstate.server.audit.models import AuditRecord
 from buildstate.server.auth.principal import AdminScope
 from buildstate.server.db.session import SessionDep
 from buildstate.server.openapi import responses
-from buildstate.server.validation import Limit, QueryText, Skip
+from buildstate.server.validation import Limit, QueryMoment, QueryText, Skip
 
 router = APIRouter(tags=["audit"])
 _Q = TypeVar("_Q", bound=Select[Any])
@@ -45,8 +45,8 @@ async def list_audit(
     action: QueryText | None = None,
     outcome: QueryText | None = None,
     request_id: QueryText | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: QueryMoment | None = None,
+    until: QueryMoment | None = None,
 ) -> list[AuditRecord]:
     """Newest first; the total is in `X-Total-Count`. `action` is a route, e.g.
     `POST /builds/{build_id}/state`."""

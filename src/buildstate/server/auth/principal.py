@@ -66,16 +66,15 @@ class StaticKey:
 
 
 def parse_static_keys(keys: list[str]) -> list[StaticKey]:
+    """``API_KEYS`` entries (``key`` or ``key:scope``, checked by Settings). A key is named
+    by its position (``api-key:2``) in audit records and ``created_by``: nothing derived
+    from the secret is ever shown."""
     parsed = []
-    for entry in keys:
+    for position, entry in enumerate(keys, start=1):
         raw, _, scope = entry.partition(":")
-        level = _RANK.get(scope.strip().lower() or "admin")
-        if level is None:
-            raise ValueError(
-                f"API_KEYS entry with unknown scope {scope!r}: use read, write or admin"
-            )
+        level = _RANK[scope.strip().lower() or "admin"]
         digest = hashlib.sha256(raw.encode()).digest()
-        parsed.append(StaticKey(digest=digest, level=level, label=f"api-key:{digest.hex()[:8]}"))
+        parsed.append(StaticKey(digest=digest, level=level, label=f"api-key:{position}"))
     return parsed
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildstate.server.auth.principal import AdminScope, Authenticated
 from buildstate.server.auth.repository import AuthRepository
@@ -19,14 +20,22 @@ from buildstate.server.auth.schemas import (
     UserUpdate,
 )
 from buildstate.server.auth.service import AuthService
-from buildstate.server.db.session import SessionDep
+from buildstate.server.db.session import ReadOnlySessionDep, SessionDep
 from buildstate.server.openapi import responses
-from buildstate.server.validation import Limit, PathId, Skip
+from buildstate.server.validation import FormText, Limit, PathId, Skip
+
+
+def _auth_service(request: Request, session: AsyncSession) -> AuthService:
+    state = request.app.state
+    return AuthService(AuthRepository(session), state.settings, state.keys, state.login_throttle)
 
 
 async def _service(request: Request, session: SessionDep) -> AuthService:
-    state = request.app.state
-    return AuthService(AuthRepository(session), state.settings, state.keys, state.login_throttle)
+    return _auth_service(request, session)
+
+
+async def _login_service(request: Request, session: ReadOnlySessionDep) -> AuthService:
+    return _auth_service(request, session)
 
 
 def _login_context(request: Request, username: str) -> str | None:
@@ -36,6 +45,7 @@ def _login_context(request: Request, username: str) -> str | None:
 
 
 Service = Annotated[AuthService, Depends(_service)]
+LoginService = Annotated[AuthService, Depends(_login_service)]
 router = APIRouter()
 users = APIRouter(prefix="/users", tags=["users"])
 
@@ -45,8 +55,8 @@ users = APIRouter(prefix="/users", tags=["users"])
 )
 async def token(
     request: Request,
-    svc: Service,
-    username: Annotated[str, Form(max_length=255)],
+    svc: LoginService,
+    username: FormText,
     password: Annotated[str, Form(max_length=1024)],
     scope: Annotated[str | None, Form(max_length=64, description="e.g. `read`")] = None,
 ) -> TokenResponse:
@@ -57,7 +67,7 @@ async def token(
 @router.post(
     "/auth/idm", response_model=TokenResponse, tags=["auth"], responses=responses(401, 422, 429)
 )
-async def idm_login(request: Request, body: IdmLogin, svc: Service) -> TokenResponse:
+async def idm_login(request: Request, body: IdmLogin, svc: LoginService) -> TokenResponse:
     """The same as `POST /token`, with a JSON body (for IDM integrations)."""
     address = _login_context(request, body.username)
     return await svc.login(body.username, body.password, None, address)

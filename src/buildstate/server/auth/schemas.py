@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from buildstate.server.auth.principal import SCOPES, Scope
-from buildstate.server.validation import Name
+from buildstate.server.validation import Name, ShortText
 
 Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
@@ -39,7 +39,7 @@ class TokenResponse(BaseModel):
 
 
 class IdmLogin(_Strict):
-    username: str = Field(max_length=255)
+    username: ShortText
     password: str = Field(max_length=1024)
 
 

@@ -58,7 +58,6 @@ class AccessClaims:
     user_id: str
     scopes: tuple[str, ...]
     token_id: str
-    expires_at: datetime
 
 
 def issue_jwt(
@@ -110,7 +109,6 @@ def decode_jwt(keys: Keys, token: str, *, issuer: str, audience: str) -> AccessC
         user_id=claims["sub"],
         scopes=tuple(scope.split()),
         token_id=str(claims["jti"]),
-        expires_at=datetime.fromtimestamp(claims["exp"], tz=utcnow().tzinfo),
     )
 
 

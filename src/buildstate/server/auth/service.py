@@ -111,13 +111,15 @@ class AuthService:
         return user_read(await self._user(principal.user_id))
 
     async def create_user(self, body: UserCreate) -> UserRead:
+        # Hash first: on SQLite the first query takes the writer, which a slow hash would hold.
+        password_hash = await to_thread.run_sync(security.hash_password, body.password)
         if await self.repo.get_user_by_name(body.username):
             raise Conflict(f"User {body.username!r} already exists")
         user = User(
             id=str(uuid.uuid4()),
             username=body.username,
             email=body.email,
-            password_hash=await to_thread.run_sync(security.hash_password, body.password),
+            password_hash=password_hash,
             scopes=" ".join(body.scopes),
             is_active=True,
         )
@@ -131,11 +133,14 @@ class AuthService:
         return user_read(await self._user(user_id))
 
     async def update_user(self, user_id: str, body: UserUpdate, by: Principal) -> UserRead:
+        new_hash = None
+        if body.password is not None:  # before the first query, as in create_user
+            new_hash = await to_thread.run_sync(security.hash_password, body.password)
         user = await self._user(user_id)
         if body.email is not None:
             user.email = body.email
-        if body.password is not None:
-            user.password_hash = await to_thread.run_sync(security.hash_password, body.password)
+        if new_hash is not None:
+            user.password_hash = new_hash
         if body.scopes is not None:
             if scope_level(body.scopes) > by.level:
                 raise Forbidden("Cannot grant scopes above your own")

@@ -172,6 +172,12 @@ class BuildRepository:
         ]
 
     # -- counters ----------------------------------------------------------------------
+    async def move_counter(self, platform_id: str, old: str, new: str) -> None:
+        """One build went from ``old`` to ``new``. The two rows are updated in a fixed
+        order, so that concurrent opposite moves cannot deadlock on PostgreSQL."""
+        for status, delta in sorted(((old, -1), (new, 1))):
+            await self.bump_counter(platform_id, status, delta)
+
     async def bump_counter(self, platform_id: str, status: str, delta: int) -> None:
         insert = pg_insert if dialect_of(self.session) == "postgresql" else sqlite_insert
         statement = insert(BuildCounter).values(platform_id=platform_id, status=status, count=delta)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response
-from pydantic import AwareDatetime
 
 from buildstate.server.auth.principal import ReadScope, WriteScope
 from buildstate.server.builds import schemas as s
@@ -16,7 +15,7 @@ from buildstate.server.db.session import SessionDep
 from buildstate.server.errors import Unprocessable
 from buildstate.server.idempotency.service import IdempotencyDep
 from buildstate.server.openapi import responses
-from buildstate.server.validation import Limit, PathId, QueryText, Skip
+from buildstate.server.validation import Limit, PathId, QueryMoment, QueryText, Skip
 
 
 async def _service(session: SessionDep) -> BuildService:
@@ -40,8 +39,8 @@ async def _filters(
         list[str] | None,
         Query(max_length=20, description="`key=value`; repeat to require several labels."),
     ] = None,
-    created_after: AwareDatetime | None = None,
-    created_before: AwareDatetime | None = None,
+    created_after: QueryMoment | None = None,
+    created_before: QueryMoment | None = None,
 ) -> BuildFilters:
     pairs = []
     for item in label or []:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from buildstate.server.builds.statemachine import BuildStatus, StateStatus
 from buildstate.server.catalog.schemas import Strict
@@ -90,7 +90,26 @@ class StateReport(Strict):
 
     @property
     def has_artifact(self) -> bool:
-        return self.artifact_storage_path is not None or self.artifact_storage_type is not None
+        return self.artifact_storage_path is not None
+
+    @model_validator(mode="after")
+    def _artifact_needs_a_path(self) -> StateReport:
+        given = [
+            name
+            for name in (
+                "artifact_storage_type",
+                "artifact_size_bytes",
+                "artifact_checksum",
+                "artifact_metadata",
+            )
+            if getattr(self, name) is not None
+        ]
+        if given and self.artifact_storage_path is None:
+            raise ValueError(
+                f"artifact_storage_path is required with {', '.join(given)}: an artifact "
+                "is registered by where it lives"
+            )
+        return self
 
 
 class StateReported(BaseModel):

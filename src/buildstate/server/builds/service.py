@@ -36,7 +36,7 @@ from buildstate.server.catalog.resources import IMAGE_TYPES, OS_VERSIONS, PLATFO
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Conflict, NotFound, Unprocessable
 
-_STATE_STATUSES = frozenset(StateStatus.__members__)
+_STATE_STATUSES = frozenset(s.value for s in StateStatus)
 _REFERENCES = (
     ("project_id", PROJECTS),
     ("platform_id", PLATFORMS),
@@ -119,7 +119,6 @@ class BuildService:
     async def report_state(self, build_id: str, body: s.StateReport) -> s.StateReported:
         row = await self._build(build_id, for_update=True)
         rules = await self._rules(row)
-        rules.check_code(body.state_code, row.project_id)
         outcome = sm.report_state(await self._snapshot(row), rules, body.state_code, body.status)
         state = await self._append(
             row, outcome, body.state_code, body.status, body.message, body.metadata
@@ -155,8 +154,7 @@ class BuildService:
     async def record_failure(self, build_id: str, body: s.FailureReport) -> s.Failure:
         row = await self._build(build_id, for_update=True)
         rules = await self._rules(row)
-        rules.check_code(body.state_code, row.project_id)
-        outcome = sm.record_failure(await self._snapshot(row), body.state_code)
+        outcome = sm.record_failure(await self._snapshot(row), rules, body.state_code)
         state = await self._append(
             row, outcome, body.state_code, StateStatus.failed, body.error_message, None
         )
@@ -175,7 +173,8 @@ class BuildService:
         row = await self._build(build_id, for_update=True)
         outcome = sm.start_resume(await self._snapshot(row))
         plan = await self._plan(row, body.from_state)
-        start = plan.resume_from_state if plan.resume_from_state is not None else 0
+        # From the checkpoint; without one, from the first state (the project's, if defined).
+        start = plan.checkpoint.state_code if plan.checkpoint else (plan.next_state or 0)
         where = (
             f"checkpoint at state {start}" if plan.checkpoint else "the beginning (no checkpoint)"
         )
@@ -209,7 +208,7 @@ class BuildService:
         return row
 
     async def _rules(self, row: Build) -> Rules:
-        return Rules.of(await self.repo.project_codes(row.project_id))
+        return Rules.of(row.project_id, await self.repo.project_codes(row.project_id))
 
     async def _snapshot(self, row: Build) -> Snapshot:
         last = await self.repo.last_state_status(row.id)
@@ -250,8 +249,7 @@ class BuildService:
         )
         await self.repo.add(state)
         if outcome.status != row.status:
-            await self.repo.bump_counter(row.platform_id, row.status, -1)
-            await self.repo.bump_counter(row.platform_id, outcome.status, 1)
+            await self.repo.move_counter(row.platform_id, row.status, outcome.status)
         row.status = outcome.status
         row.current_state = code
         row.attempt = outcome.attempt

@@ -8,13 +8,15 @@ A build has a ``status`` and a ``current_state`` (a code 0–100) and runs in nu
    be reported again as ``pending``/``in_progress``.
 3. ``completed`` and ``cancelled`` builds are frozen: they accept nothing more.
 4. A state reported ``completed`` at the final state (the project's highest code, else
-   100) completes the build. Any other report makes a pending build ``in_progress``;
-   a report with status ``failed`` fails it like ``POST /failure`` would.
+   100) completes the build. A ``pending`` report leaves a pending build pending; any
+   other report makes it ``in_progress``; a report with status ``failed`` fails it like
+   ``POST /failure`` would.
 5. A ``failed`` build accepts a state report only when its last failure was retryable and
    not at a blocking state: the report then starts the next attempt (a pipeline that
    simply retries needs no extra call). Otherwise it needs ``POST /resume``.
 6. Resume (failed or in-progress builds) starts the next attempt at the last checkpoint:
-   the highest state that was reported ``completed`` with an artifact.
+   the highest state that was reported ``completed`` with an artifact (or, with no
+   checkpoint, at the project's first state).
 7. A failure is accepted from a pending or in-progress build at or above its current state.
 """
 
@@ -52,27 +54,33 @@ ACTIVE = frozenset({BuildStatus.pending, BuildStatus.in_progress})
 class Rules:
     """What a build's project allows: its defined codes (``None`` = any 0–100)."""
 
+    project_id: str = ""
     codes: tuple[int, ...] | None = None
     blocking: frozenset[int] = frozenset()
 
     @classmethod
-    def of(cls, definitions: Sequence[tuple[int, bool]]) -> Rules:
+    def of(cls, project_id: str, definitions: Sequence[tuple[int, bool]]) -> Rules:
         if not definitions:
-            return cls()
+            return cls(project_id)
         return cls(
+            project_id,
             codes=tuple(sorted(code for code, _ in definitions)),
             blocking=frozenset(code for code, blocking in definitions if blocking),
         )
 
     @property
+    def first_state(self) -> int:
+        return self.codes[0] if self.codes else 0
+
+    @property
     def final_state(self) -> int:
         return self.codes[-1] if self.codes else MAX_STATE
 
-    def check_code(self, code: int, project_id: str) -> None:
+    def check_code(self, code: int) -> None:
         if self.codes is not None and code not in self.codes:
             allowed = ", ".join(map(str, self.codes))
             raise Unprocessable(
-                f"state code {code} is not defined for project {project_id!r}; "
+                f"state code {code} is not defined for project {self.project_id!r}; "
                 f"allowed codes: {allowed}"
             )
 
@@ -94,7 +102,6 @@ class Snapshot:
 class Outcome:
     status: BuildStatus
     attempt: int
-    new_attempt: bool = False
 
 
 def _frozen(snap: Snapshot) -> Conflict:
@@ -111,7 +118,8 @@ def _resume_hint(snap: Snapshot) -> str:
 def report_state(snap: Snapshot, rules: Rules, code: int, status: StateStatus) -> Outcome:
     if snap.status in FROZEN:
         raise _frozen(snap)
-    attempt, new_attempt = snap.attempt, False
+    rules.check_code(code)
+    attempt = snap.attempt
     if snap.status is BuildStatus.failed:
         if not snap.last_failure_retryable or snap.last_failure_blocking:
             why = "at a blocking state" if snap.last_failure_blocking else "non-retryably"
@@ -119,7 +127,7 @@ def report_state(snap: Snapshot, rules: Rules, code: int, status: StateStatus) -
                 f"build {snap.build_id} failed {why} at state {snap.current_state}; "
                 f"{_resume_hint(snap)} before reporting states"
             )
-        attempt, new_attempt = snap.attempt + 1, True  # a plain retry: the next attempt
+        attempt = snap.attempt + 1  # a plain retry: the next attempt
     elif code < snap.current_state:
         raise Conflict(
             f"state {code} is lower than the current state {snap.current_state} of attempt "
@@ -136,17 +144,18 @@ def report_state(snap: Snapshot, rules: Rules, code: int, status: StateStatus) -
             f"state (or {code} as completed again)"
         )
     if status is StateStatus.failed:
-        return Outcome(BuildStatus.failed, attempt, new_attempt)
+        return Outcome(BuildStatus.failed, attempt)
     if status is StateStatus.completed and code == rules.final_state:
-        return Outcome(BuildStatus.completed, attempt, new_attempt)
+        return Outcome(BuildStatus.completed, attempt)
     if status is StateStatus.pending and snap.status is BuildStatus.pending:
-        return Outcome(BuildStatus.pending, attempt, new_attempt)
-    return Outcome(BuildStatus.in_progress, attempt, new_attempt)
+        return Outcome(BuildStatus.pending, attempt)
+    return Outcome(BuildStatus.in_progress, attempt)
 
 
-def record_failure(snap: Snapshot, code: int) -> Outcome:
+def record_failure(snap: Snapshot, rules: Rules, code: int) -> Outcome:
     if snap.status in FROZEN:
         raise _frozen(snap)
+    rules.check_code(code)
     if snap.status is BuildStatus.failed:
         raise Conflict(
             f"build {snap.build_id} has already failed in attempt {snap.attempt}; "
@@ -168,7 +177,7 @@ def start_resume(snap: Snapshot) -> Outcome:
             f"build {snap.build_id} has not started; there is nothing to resume "
             "(report its first state instead)"
         )
-    return Outcome(BuildStatus.in_progress, snap.attempt + 1, new_attempt=True)
+    return Outcome(BuildStatus.in_progress, snap.attempt + 1)
 
 
 def cancel(snap: Snapshot) -> Outcome:

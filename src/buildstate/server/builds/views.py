@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from buildstate.server.builds import schemas as s
 from buildstate.server.builds.models import Build, BuildArtifact, BuildFailure, BuildState
-from buildstate.server.builds.statemachine import BuildStatus, StateStatus
+from buildstate.server.builds.statemachine import ACTIVE, BuildStatus, StateStatus
 from buildstate.server.db.types import utcnow
 
 B = TypeVar("B", bound=s.Build)
@@ -21,7 +21,7 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 def build(row: Build, model: type[B] = s.Build, **extra: Any) -> B:  # type: ignore[assignment]
     """``row`` as ``model`` (``Build``, or ``BuildDetail`` with ``failures=`` in ``extra``)."""
-    running = row.status in (BuildStatus.pending, BuildStatus.in_progress)
+    running = row.status in ACTIVE
     return model(
         id=row.id,
         project_id=row.project_id,
@@ -77,7 +77,7 @@ def artifact(row: BuildArtifact) -> s.Artifact:
 
 
 def history(row: Build, states: list[BuildState]) -> s.BuildStateView:
-    running = row.status in (BuildStatus.pending, BuildStatus.in_progress)
+    running = row.status in ACTIVE
     entries = []
     for i, state in enumerate(states):
         following = states[i + 1].created_at if i + 1 < len(states) else None

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,7 +33,13 @@ class UnsupportedDatabase(ValueError):
 
 def async_url(database_url: str) -> URL:
     """``sqlite:///x.db`` / ``postgresql://…`` → the async driver URL SQLAlchemy needs."""
-    url = make_url(database_url)
+    try:
+        url = make_url(database_url)
+    except (ArgumentError, ValueError) as exc:
+        raise UnsupportedDatabase(
+            f"DATABASE_URL is not a valid database URL ({exc}); use sqlite:///path.db or "
+            "postgresql://user:password@host:port/dbname"
+        ) from None
     backend = url.get_backend_name()
     if backend not in _ASYNC_DRIVERS:
         raise UnsupportedDatabase(

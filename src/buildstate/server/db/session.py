@@ -38,9 +38,21 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
+async def _read_only_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A reader for a POST that writes nothing itself (a login): on SQLite it must not
+    hold the single writer connection while a password hash is checked. The audit
+    middleware records the request afterwards."""
+    async with get_database(request).read_sessions() as session:
+        try:
+            yield session
+        finally:
+            await session.rollback()  # ends the read transaction; nothing was written
+
+
 def dialect_of(session: AsyncSession) -> str:
     """``"sqlite"`` or ``"postgresql"``: for the few statements that differ."""
     return session.get_bind().dialect.name
 
 
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+ReadOnlySessionDep = Annotated[AsyncSession, Depends(_read_only_session, scope="function")]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildstate.server.projects.models import StateCodeDefinition
+
+_CODE = re.compile(r"[0-9]{1,3}")  # ASCII digits only: "²".isdigit() is true
 
 
 class StateCodeRepository:
@@ -24,7 +28,7 @@ class StateCodeRepository:
         """By id, or by the code itself (``/state-codes/25``)."""
         match = (
             StateCodeDefinition.state_code == int(ref)
-            if ref.isdigit() and len(ref) <= 3
+            if _CODE.fullmatch(ref)
             else StateCodeDefinition.id == ref
         )
         query = select(StateCodeDefinition).where(
@@ -33,7 +37,10 @@ class StateCodeRepository:
         return (await self.session.scalars(query)).first()
 
     async def by_code(self, project_id: str, code: int) -> StateCodeDefinition | None:
-        return await self.get(project_id, str(code))
+        query = select(StateCodeDefinition).where(
+            StateCodeDefinition.project_id == project_id, StateCodeDefinition.state_code == code
+        )
+        return (await self.session.scalars(query)).first()
 
     async def add(self, row: StateCodeDefinition) -> None:
         self.session.add(row)
