@@ -155,7 +155,7 @@ KINDS = (
             SCOPES,
             Field("expires_in_days", "Lifetime in days.", int),
         ),
-        ("id", "name", "prefix", "scopes", "expires_at", "last_used_at", "revoked_at"),
+        ("id", "name", "prefix", "scopes", "expires_at", "revoked_at"),
         '--user-id $USER_ID --name "Pipeline Token" --scope read --scope write',
         scope=Field("user_id", "The user.", required=True),
         operations=("list", "create", "delete"),

@@ -36,7 +36,6 @@ class ApiToken(TypedDict, total=False):
     expires_at: str | None
     created_at: str
     revoked_at: str | None
-    last_used_at: str | None
 
 
 class Failure(TypedDict, total=False):
