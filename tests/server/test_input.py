@@ -176,3 +176,9 @@ def test_artifact_fields_need_a_path_and_codes_are_integers(
         json={"state_code": True, "status": "in_progress"},
     )
     assert boolean.status_code == 422
+
+
+def test_a_body_that_is_not_utf8_is_422(client: TestClient) -> None:
+    response = client.post("/projects/", headers=JSON, content=b"\xff")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "body_invalid"

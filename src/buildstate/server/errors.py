@@ -102,6 +102,15 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail
         if isinstance(exc.__cause__, BodyTooLarge):  # FastAPI re-raises it as a 400
             return error_response(request, 413, str(exc.__cause__))
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI's 400 for a body it could not even decode (e.g. not UTF-8): the same
+            # 422 a malformed JSON body gets, saying why.
+            problem = f"{type(exc.__cause__).__name__}: {exc.__cause__}"[:300]
+            return error_response(
+                request,
+                422,
+                [{"loc": ["body"], "msg": f"Unreadable body ({problem})", "type": "body_invalid"}],
+            )
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No route for {request.method} {request.url.path}"
         elif exc.status_code == 405:
