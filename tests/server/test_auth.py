@@ -345,3 +345,27 @@ def test_the_last_admin_cannot_be_removed(client: TestClient) -> None:
     assert "last active admin" in refused.json()["detail"]
     demote = client.put(f"/users/{admin_id}", headers=ADMIN, json={"scopes": ["read"]})
     assert demote.status_code == 409
+
+
+def test_another_users_token_cannot_touch_a_user(client: TestClient, as_scope: Any) -> None:
+    """Users are managed by admins only: a write token of one user can neither read nor
+    change another user, nor grant itself more scopes."""
+    target = client.post(
+        "/users",
+        headers=ADMIN,
+        json={"username": "target", "password": "target-pass", "scopes": ["read"]},
+    ).json()
+    other = as_scope("write")
+    me = client.get("/users/me", headers=other).json()
+    for method, path, body in [
+        ("GET", f"/users/{target['id']}", None),
+        ("PUT", f"/users/{target['id']}", {"scopes": ["read", "write", "admin"]}),
+        ("DELETE", f"/users/{target['id']}", None),
+        ("GET", f"/users/{target['id']}/tokens", None),
+        ("POST", f"/users/{target['id']}/tokens", {"name": "stolen"}),
+        ("PUT", f"/users/{me['id']}", {"scopes": ["read", "write", "admin"]}),
+        ("POST", f"/users/{me['id']}/tokens", {"name": "mine", "scopes": ["admin"]}),
+    ]:
+        response = client.request(method, path, headers=other, json=body)
+        assert response.status_code == 403, (method, path)
+    assert client.get("/users/me", headers=other).json()["scopes"] == ["read", "write"]
