@@ -383,8 +383,9 @@ def test_idempotency_keys_are_forgotten_after_a_day(client: TestClient, project:
             await session.execute(
                 update(IdempotencyRecord).values(created_at=datetime.now(UTC) - timedelta(hours=25))
             )
+            purged = await purge_expired(session)
             await session.commit()
-        return await purge_expired(db)
+        return purged
 
     assert client.portal.call(age_and_purge) == 1  # type: ignore[union-attr]
     reused = client.post("/builds", headers=keyed, json={**body, "build_number": "old-2"})

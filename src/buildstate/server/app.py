@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -25,7 +24,7 @@ from buildstate.server.builds.router import router as builds_router
 from buildstate.server.catalog.resources import ALL as CATALOG
 from buildstate.server.catalog.router import catalog_router
 from buildstate.server.dashboard.router import router as dashboard_router
-from buildstate.server.db.engine import Database, create_database
+from buildstate.server.db.engine import create_database
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.errors import install_error_handlers
 from buildstate.server.idempotency.service import purge_expired
@@ -36,7 +35,6 @@ from buildstate.server.projects.router import router as state_codes_router
 from buildstate.server.settings import Settings
 
 log = logging.getLogger("buildstate.app")
-HOUSEKEEPING_INTERVAL = 600  # seconds
 
 DESCRIPTION = """
 Track VM image builds through numbered states (0–100), record failures and checkpoint
@@ -62,26 +60,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         else:
             await bootstrap.seed_development(db)
         app.state.keys = await bootstrap.load_keys(settings, db)
+        async with db.write_sessions() as session:
+            if purged := await purge_expired(session):
+                log.info("forgot %d expired idempotency keys", purged)
+            await session.commit()
         where = db.sqlite_file or db.url.render_as_string(hide_password=True)
         log.info("buildstate %s ready (%s mode) on %s", __version__, settings.mode.value, where)
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(_housekeeping, db)
-            yield
-            tasks.cancel_scope.cancel()
+        yield
     finally:
         await db.dispose()
-
-
-async def _housekeeping(db: Database) -> None:
-    """Periodic clean-up every replica may run (each step is idempotent)."""
-    while True:
-        try:
-            purged = await purge_expired(db)
-            if purged:
-                log.info("forgot %d expired idempotency keys", purged)
-        except Exception:  # a transient database error must not stop the loop
-            log.exception("housekeeping failed; retrying later")
-        await anyio.sleep(HOUSEKEEPING_INTERVAL)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -9,6 +9,7 @@ back with everything else, so errors are never replayed; the retry simply runs a
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
@@ -20,7 +21,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildstate.server.auth.principal import Authenticated, Principal
-from buildstate.server.db.engine import Database
 from buildstate.server.db.session import SessionDep
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Conflict, Unprocessable
@@ -56,6 +56,8 @@ class Idempotency:
         digest = self._digest(body)
         if replay := await self._replay(digest):
             return replay
+        if next(_claims) % PURGE_EVERY == 0:
+            await purge_expired(self.session)
         claim = IdempotencyRecord(
             principal=self.owner,
             key=self.key,
@@ -115,11 +117,15 @@ IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]
 KEY_LIFETIME = timedelta(hours=24)
 
 
-async def purge_expired(db: Database) -> int:
-    """Forget keys older than :data:`KEY_LIFETIME`; returns how many."""
-    async with db.write_sessions() as session:
-        result = await session.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - KEY_LIFETIME)
-        )
-        await session.commit()
+PURGE_EVERY = 1000  # keyed writes per process between two clean-ups
+_claims = itertools.count(1)
+
+
+async def purge_expired(session: AsyncSession) -> int:
+    """Forget keys older than :data:`KEY_LIFETIME` (in the caller's transaction); returns
+    how many. Run at start and every :data:`PURGE_EVERY` keyed writes: an indexed delete,
+    with no background task to manage."""
+    result = await session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - KEY_LIFETIME)
+    )
     return int(getattr(result, "rowcount", 0) or 0)
