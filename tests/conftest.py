@@ -7,13 +7,11 @@ import asyncio
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -30,6 +28,7 @@ from tests.services import (
     create_database,
     free_port,
     postgres_cluster,
+    serve,
     wait_for_port,
 )
 
@@ -102,17 +101,27 @@ async def _clear(url: str) -> None:
         await engine.dispose()
 
 
+def relaxed_settings(url: str) -> Settings:
+    """Development settings for tests. Login limits are generous: tests log in and fail
+    logins often (test_audit.py checks the limits with its own settings)."""
+    return Settings(
+        DATABASE_URL=url,
+        BUILDSTATE_AUTO_MIGRATE=False,
+        BUILDSTATE_LOGIN_MAX_FAILURES=1_000_000,
+        BUILDSTATE_LOGIN_MAX_FAILURES_PER_ADDRESS=1_000_000,
+    )
+
+
+def clean_settings(url: str) -> Settings:
+    """Settings over an emptied database (every table but the instance secret; the app
+    seeds the development data again when it starts)."""
+    asyncio.run(_clear(url))
+    return relaxed_settings(url)
+
+
 @pytest.fixture
 def settings(backend: str) -> Settings:
-    """Settings for a clean database (every table emptied; the app seeds dev data)."""
-    asyncio.run(_clear(backend))
-    # Generous login limits: tests log in and fail logins often; test_audit.py checks them.
-    return Settings(
-        DATABASE_URL=backend,
-        BUILDSTATE_AUTO_MIGRATE=False,
-        BUILDSTATE_LOGIN_MAX_FAILURES=10_000,
-        BUILDSTATE_LOGIN_MAX_FAILURES_PER_ADDRESS=10_000,
-    )
+    return clean_settings(backend)
 
 
 @pytest.fixture
@@ -130,20 +139,8 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 def live_server(settings: Settings) -> Iterator[str]:
     """A real uvicorn on a free loopback port serving its own app instance (its own event
     loop and connection pools) over the same database as ``client``; yields the base URL."""
-    port = free_port()
-    served = create_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(served, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        threading.Event().wait(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(settings)) as url:
+        yield url
 
 
 @pytest.fixture
@@ -169,11 +166,6 @@ def server_process(settings: Settings, tmp_path_factory: pytest.TempPathFactory)
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-@pytest.fixture
-def admin() -> dict[str, str]:
-    return dict(ADMIN)
 
 
 def token_headers(

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from buildstate.server.settings import Settings
+from tests.conftest import clean_settings
 from tests.reliability import report
-from tests.reliability.conftest import budget, clean_settings, db_name
+from tests.reliability.conftest import budget, db_name
 from tests.reliability.crash import run_trials
 
 TRIALS = budget("BUILDSTATE_CRASH_TRIALS", 5)

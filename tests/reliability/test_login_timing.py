@@ -20,9 +20,9 @@ from starlette.testclient import TestClient
 
 from buildstate.server.app import create_app
 from buildstate.server.db.migrate import upgrade_database
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, relaxed_settings
 from tests.reliability import report
-from tests.reliability.conftest import budget, relaxed_settings
+from tests.reliability.conftest import budget
 
 TRIES = budget("BUILDSTATE_TIMING_TRIES", 200)
 MAX_GAP_SECONDS = 0.010

@@ -69,10 +69,6 @@ class Rules:
         )
 
     @property
-    def first_state(self) -> int:
-        return self.codes[0] if self.codes else 0
-
-    @property
     def final_state(self) -> int:
         return self.codes[-1] if self.codes else MAX_STATE
 
