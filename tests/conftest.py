@@ -3,7 +3,6 @@ PostgreSQL server (started here on a free loopback port), through the real app."
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -13,13 +12,12 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from buildstate.server.app import create_app
 from buildstate.server.db.base import load_models
-from buildstate.server.db.engine import async_url
+from buildstate.server.db.engine import driver_url
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.settings import DEV_API_KEY, Settings
 from tests.services import (
@@ -86,19 +84,17 @@ def _tables_to_clear() -> list[str]:
     return [t.name for t in tables if t.name not in keep]
 
 
-async def _clear(url: str) -> None:
-    engine = create_async_engine(async_url(url))
+def _clear(url: str) -> None:
+    engine = create_engine(driver_url(url))
     try:
-        async with engine.begin() as conn:
+        with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                await conn.execute(
-                    text(f"TRUNCATE {', '.join(_tables_to_clear())} RESTART IDENTITY")
-                )
+                conn.execute(text(f"TRUNCATE {', '.join(_tables_to_clear())} RESTART IDENTITY"))
             else:
                 for table in _tables_to_clear():
-                    await conn.execute(text(f"DELETE FROM {table}"))
+                    conn.execute(text(f"DELETE FROM {table}"))
     finally:
-        await engine.dispose()
+        engine.dispose()
 
 
 def relaxed_settings(url: str) -> Settings:
@@ -115,7 +111,7 @@ def relaxed_settings(url: str) -> Settings:
 def clean_settings(url: str) -> Settings:
     """Settings over an emptied database (every table but the instance secret; the app
     seeds the development data again when it starts)."""
-    asyncio.run(_clear(url))
+    _clear(url)
     return relaxed_settings(url)
 
 

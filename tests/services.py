@@ -6,7 +6,6 @@ Under ``CI=true`` a missing PostgreSQL is a failure, never a skip.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import socket
@@ -19,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import psycopg
 import uvicorn
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -95,14 +94,8 @@ def postgres_cluster(*, durable: bool = False) -> Iterator[str]:
 def create_database(base_url: str, name: str) -> str:
     """``CREATE DATABASE name`` on the cluster at ``base_url``; returns its URL."""
 
-    async def create() -> None:
-        conn = await asyncpg.connect(f"{base_url}/postgres")
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
+    with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
     return f"{base_url}/{name}"
 
 

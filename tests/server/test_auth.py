@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
-from buildstate.server.db.engine import async_url
+from buildstate.server.db.engine import driver_url
 from buildstate.server.settings import Settings
 from tests.conftest import ADMIN, token_headers
 
@@ -222,17 +220,14 @@ def test_jwt_attacks_get_401(client: TestClient) -> None:
 
 
 def _set_expiry(settings: Settings, token_id: str, when: datetime) -> None:
-    async def run() -> None:
-        engine = create_async_engine(async_url(settings.database_url))
-        async with engine.begin() as conn:
-            value = when if conn.dialect.name == "postgresql" else when.replace(tzinfo=None)
-            await conn.execute(
-                text("UPDATE api_tokens SET expires_at = :e WHERE id = :i"),
-                {"e": value, "i": token_id},
-            )
-        await engine.dispose()
-
-    asyncio.run(run())
+    engine = create_engine(driver_url(settings.database_url))
+    with engine.begin() as conn:
+        value = when if conn.dialect.name == "postgresql" else when.replace(tzinfo=None)
+        conn.execute(
+            text("UPDATE api_tokens SET expires_at = :e WHERE id = :i"),
+            {"e": value, "i": token_id},
+        )
+    engine.dispose()
 
 
 def test_api_tokens_are_shown_once_hashed_expire_and_revoke(

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import text, update
+from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from buildstate.server.idempotency.models import IdempotencyRecord
@@ -378,16 +379,12 @@ def test_idempotency_keys_are_forgotten_after_a_day(client: TestClient, project:
     keyed = {**ADMIN, "Idempotency-Key": "old"}
     assert client.post("/builds", headers=keyed, json=body).status_code == 201
 
-    async def age_and_purge() -> int:
-        async with db.write_sessions() as session:
-            await session.execute(
-                update(IdempotencyRecord).values(created_at=datetime.now(UTC) - timedelta(hours=25))
-            )
-            purged = await purge_expired(session)
-            await session.commit()
-        return purged
+    def age_and_purge(session: Session) -> int:
+        aged = datetime.now(UTC) - timedelta(hours=25)
+        session.execute(update(IdempotencyRecord).values(created_at=aged))
+        return purge_expired(session)
 
-    assert client.portal.call(age_and_purge) == 1  # type: ignore[union-attr]
+    assert client.portal.call(db.write, age_and_purge) == 1  # type: ignore[union-attr]
     reused = client.post("/builds", headers=keyed, json={**body, "build_number": "old-2"})
     assert reused.status_code == 201
 
@@ -417,17 +414,16 @@ def test_absent_metadata_is_sql_null(client: TestClient, new_build: Any) -> None
     state(client, build_id, 10, "failed")
     db = client.app.state.db  # type: ignore[attr-defined]
 
-    async def stored() -> list[Any]:
-        async with db.read_sessions() as session:
-            rows = await session.execute(
-                text(
-                    "SELECT metadata FROM build_states "
-                    "UNION ALL SELECT error_details FROM build_failures"
-                )
+    def stored(session: Session) -> list[Any]:
+        rows = session.execute(
+            text(
+                "SELECT metadata FROM build_states "
+                "UNION ALL SELECT error_details FROM build_failures"
             )
-            return [row[0] for row in rows]
+        )
+        return [row[0] for row in rows]
 
-    assert client.portal.call(stored) == [None, None, None]  # type: ignore[union-attr]
+    assert client.portal.call(db.read, stored) == [None, None, None]  # type: ignore[union-attr]
 
 
 def test_opposite_transitions_on_many_builds_at_once(

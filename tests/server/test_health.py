@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
 from starlette.testclient import TestClient
 
 
@@ -27,14 +29,14 @@ def test_status_has_version_and_uptime(client: TestClient) -> None:
 
 def test_ready_is_503_with_a_reason_when_the_database_is_gone(client: TestClient) -> None:
     db = client.app.state.db  # type: ignore[attr-defined]
-    real_reader = db.reader
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    db.reader = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    real_sessions = db._read_sessions
+    unreachable = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    db._read_sessions = sessionmaker(unreachable)
     try:
         response = client.get("/ready")
     finally:
-        db.reader = real_reader
+        db._read_sessions = real_sessions
+        unreachable.dispose()
     assert response.status_code == 503
     assert response.json()["ready"] is False
     assert "database unreachable" in response.json()["reason"]

@@ -53,22 +53,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     db = create_database(settings)
     app.state.db = db
     try:
-        if settings.is_production:
-            await bootstrap.check_production(settings, db)
-            if settings.admin_password:
-                await bootstrap.ensure_admin(db, settings.admin_password)
-        else:
-            await bootstrap.seed_development(db)
-        app.state.keys = await bootstrap.load_keys(settings, db)
-        async with db.write_sessions() as session:
-            if purged := await purge_expired(session):
-                log.info("forgot %d expired idempotency keys", purged)
-            await session.commit()
+        app.state.keys = await to_thread.run_sync(bootstrap.prepare, settings, db)
+        if purged := await db.write(purge_expired):
+            log.info("forgot %d expired idempotency keys", purged)
         where = db.sqlite_file or db.url.render_as_string(hide_password=True)
         log.info("buildstate %s ready (%s mode) on %s", __version__, settings.mode.value, where)
         yield
     finally:
-        await db.dispose()
+        await to_thread.run_sync(db.close)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -1,4 +1,7 @@
-"""What the server does once at start: pick its keys, check production, seed development."""
+"""What the server does once at start: pick its keys, check production, seed development.
+
+Blocking: the lifespan runs :func:`prepare` in a thread before the first request.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,8 @@ import logging
 import secrets
 import uuid
 
-from anyio import to_thread
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from buildstate.server.auth import security
 from buildstate.server.auth.models import InstanceSecret, User
@@ -30,71 +33,81 @@ class StartupRefused(RuntimeError):
     """The configuration is unsafe for the chosen mode; the message says what to set."""
 
 
-async def load_keys(settings: Settings, db: Database) -> security.Keys:
+def prepare(settings: Settings, db: Database) -> security.Keys:
+    """Check or seed the database for the configured mode; the keys to sign tokens with."""
+    if settings.is_production:
+        check_production(settings, db)
+        if settings.admin_password:
+            ensure_admin(db, settings.admin_password)
+    else:
+        seed_development(db)
+    return load_keys(settings, db)
+
+
+def load_keys(settings: Settings, db: Database) -> security.Keys:
     """JWT_SECRET_KEY, or in development a generated key kept in the database so that
     tokens survive restarts and every replica on the same database shares it."""
     if settings.jwt_secret_key:
         return security.Keys(settings.jwt_secret_key)
-    async with db.write_sessions() as session:
+    with Session(db.writer) as session:
         repo = AuthRepository(session)
-        value = await repo.get_secret("jwt_secret_key")
+        value = repo.get_secret("jwt_secret_key")
         if value is None:
             value = secrets.token_urlsafe(48)
             try:
-                await repo.add(InstanceSecret(name="jwt_secret_key", value=value))
-                await session.commit()
+                repo.add(InstanceSecret(name="jwt_secret_key", value=value))
+                session.commit()
             except IntegrityError:  # another replica made it first
-                await session.rollback()
-                value = await repo.get_secret("jwt_secret_key")
+                session.rollback()
+                value = repo.get_secret("jwt_secret_key")
         assert value is not None
     return security.Keys(value)
 
 
-async def check_production(settings: Settings, db: Database) -> None:
+def check_production(settings: Settings, db: Database) -> None:
     problems = settings.production_problems()
-    async with db.read_sessions() as session:
-        admin = await AuthRepository(session).get_user_by_name(DEV_ADMIN_USERNAME)
-    if admin is not None and admin.is_active:
-        default = await to_thread.run_sync(
-            security.verify_password, DEV_ADMIN_PASSWORD, admin.password_hash
+    with Session(db.reader) as session:
+        admin = AuthRepository(session).get_user_by_name(DEV_ADMIN_USERNAME)
+    if (
+        admin is not None
+        and admin.is_active
+        and security.verify_password(DEV_ADMIN_PASSWORD, admin.password_hash)
+    ):
+        problems.append(
+            "user 'admin' still has the development password: change it "
+            "(PUT /users/{id} with a new password) or deactivate it before production"
         )
-        if default:
-            problems.append(
-                "user 'admin' still has the development password: change it "
-                "(PUT /users/{id} with a new password) or deactivate it before production"
-            )
     if problems:
         raise StartupRefused(
             "refusing to start in production mode:\n  - " + "\n  - ".join(problems)
         )
 
 
-async def ensure_admin(db: Database, password: str) -> None:
+def ensure_admin(db: Database, password: str) -> None:
     """Create user ``admin`` with ``password`` if there is no user at all."""
-    async with db.write_sessions() as session:
+    with Session(db.writer) as session:
         repo = AuthRepository(session)
-        if await repo.count_users():
+        if repo.count_users():
             return
-        hashed = await to_thread.run_sync(security.hash_password, password)
-        await repo.add(
+        repo.add(
             User(
                 id=str(uuid.uuid4()),
                 username=DEV_ADMIN_USERNAME,
-                password_hash=hashed,
+                password_hash=security.hash_password(password),
                 scopes="read write admin",
                 is_active=True,
             )
         )
-        await session.commit()
+        session.commit()
         log.info("created user %r", DEV_ADMIN_USERNAME)
 
 
-async def seed_development(db: Database) -> None:
-    await ensure_admin(db, DEV_ADMIN_PASSWORD)
-    async with db.write_sessions() as session:
+def seed_development(db: Database) -> None:
+    ensure_admin(db, DEV_ADMIN_PASSWORD)
+    with Session(db.writer) as session:
         for template in DEV_REFERENCE_DATA:
             model = type(template)
-            if await session.get(model, template.id) is None:
+            if session.get(model, template.id) is None:
                 columns = {
                     c.key: getattr(template, c.key)
                     for c in model.__table__.c
@@ -102,9 +115,9 @@ async def seed_development(db: Database) -> None:
                 }
                 session.add(model(revision=1, **columns))
         try:
-            await session.commit()
+            session.commit()
         except IntegrityError:  # a replica seeded concurrently, or the names are taken
-            await session.rollback()
+            session.rollback()
     log.warning(
         "DEVELOPMENT MODE: API key %r and user %r / %r are enabled. Never expose this server; "
         "set BUILDSTATE_MODE=production with your own secrets for real use.",

@@ -7,7 +7,6 @@ the CLI prints it without a traceback.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,12 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from buildstate.server import bootstrap
-from buildstate.server.db.engine import UnsupportedDatabase, async_url, create_database, sqlite_path
+from buildstate.server.db.engine import (
+    UnsupportedDatabase,
+    create_database,
+    driver_url,
+    sqlite_path,
+)
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.settings import Settings
 
@@ -60,8 +64,8 @@ def serve(host: str, port: int, workers: int, reload: bool, production: bool) ->
             upgrade_database(settings)
             os.environ["BUILDSTATE_AUTO_MIGRATE"] = "false"
         if settings.is_production:
-            asyncio.run(_check_production(settings))
-    path = sqlite_path(async_url(settings.database_url))
+            _check_production(settings)
+    path = sqlite_path(driver_url(settings.database_url))
     where = f"SQLite file {path}" if path else "PostgreSQL"
     print(f"buildstate: {settings.mode.value} mode, database: {where}", flush=True)
     print(f"buildstate: API on http://{host}:{port}  (docs: /docs)", flush=True)
@@ -78,9 +82,9 @@ def serve(host: str, port: int, workers: int, reload: bool, production: bool) ->
     )
 
 
-async def _check_production(settings: Settings) -> None:
+def _check_production(settings: Settings) -> None:
     db = create_database(settings)
     try:
-        await bootstrap.check_production(settings, db)
+        bootstrap.check_production(settings, db)
     finally:
-        await db.dispose()
+        db.close()

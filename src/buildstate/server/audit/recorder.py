@@ -98,10 +98,9 @@ class AuditMiddleware:
         db: Database | None = getattr(scope["app"].state, "db", None)
         if db is None:
             return
+        record = record_for(scope, status)
         try:
-            async with db.write_sessions() as session:
-                session.add(record_for(scope, status))
-                await session.commit()
+            await db.write(lambda session: session.add(record))
         except Exception:  # the response is already out; never turn it into an error
             log.exception(
                 "could not write the audit record of %s %s", scope["method"], scope["path"]

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from buildstate.server.audit.models import AuditRecord
 from buildstate.server.auth.principal import AdminScope
-from buildstate.server.db.session import SessionDep
+from buildstate.server.db.session import Work, work
 from buildstate.server.openapi import responses
 from buildstate.server.validation import Limit, QueryMoment, QueryText, Skip
 
 router = APIRouter(tags=["audit"])
+Sessions = Annotated[Work[Session], Depends(work(lambda session: session))]
 _Q = TypeVar("_Q", bound=Select[Any])
 
 
@@ -37,7 +39,7 @@ class AuditEntry(BaseModel):
 @router.get("/audit", response_model=list[AuditEntry], responses=responses(401, 403, 422))
 async def list_audit(
     _: AdminScope,
-    session: SessionDep,
+    sessions: Sessions,
     response: Response,
     skip: Skip = 0,
     limit: Limit = 100,
@@ -66,7 +68,11 @@ async def list_audit(
             query = query.where(AuditRecord.created_at < until)
         return query
 
-    total = await session.scalar(where(select(func.count(AuditRecord.id))))
-    response.headers["X-Total-Count"] = str(total or 0)
-    query = where(select(AuditRecord)).order_by(AuditRecord.id.desc()).offset(skip).limit(limit)
-    return list((await session.scalars(query)).all())
+    def page(session: Session) -> tuple[int, list[AuditRecord]]:
+        total = session.scalar(where(select(func.count(AuditRecord.id))))
+        query = where(select(AuditRecord)).order_by(AuditRecord.id.desc())
+        return total or 0, list(session.scalars(query.offset(skip).limit(limit)).all())
+
+    total, records = await sessions.read(page)
+    response.headers["X-Total-Count"] = str(total)
+    return records

@@ -17,7 +17,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from buildstate.server.auth import security
 from buildstate.server.auth.repository import AuthRepository
-from buildstate.server.db.session import SessionDep
+from buildstate.server.db.engine import Database
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Forbidden, Unauthorized
 
@@ -86,18 +86,17 @@ MISSING = "Authentication required. Use Bearer token or X-API-Key."
 
 async def _authenticate(
     request: Request,
-    session: SessionDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
     state = request.app.state
-    repo = AuthRepository(session)
+    db: Database = state.db
     if api_key:
-        principal = await _from_key(api_key, state.static_keys, repo, state.keys)
+        principal = await _from_key(api_key, state.static_keys, db, state.keys)
     elif bearer is not None and bearer.credentials.startswith(security.TOKEN_PREFIX):
-        principal = await _from_key(bearer.credentials, [], repo, state.keys)
+        principal = await _from_key(bearer.credentials, [], db, state.keys)
     elif bearer is not None:
-        principal = await _from_jwt(bearer.credentials, request, repo)
+        principal = await _from_jwt(bearer.credentials, request, db)
     else:
         raise Unauthorized(MISSING)
     request.state.principal = principal  # for the audit log
@@ -105,25 +104,11 @@ async def _authenticate(
 
 
 async def _from_key(
-    presented: str, static_keys: list[StaticKey], repo: AuthRepository, keys: security.Keys
+    presented: str, static_keys: list[StaticKey], db: Database, keys: security.Keys
 ) -> Principal:
     parts = security.split_api_token(presented)
     if parts is not None:
-        token_id, secret = parts
-        token = await repo.get_token(token_id)
-        now = utcnow()
-        if (
-            token is None
-            or not security.secrets_equal(token.secret_hash, security.hash_secret(keys, secret))
-            or token.revoked_at is not None
-            or (token.expires_at is not None and token.expires_at <= now)
-        ):
-            raise Unauthorized("Invalid, expired or revoked API token")
-        user = await repo.get_user(token.user_id)
-        if user is None or not user.is_active:
-            raise Unauthorized("Invalid, expired or revoked API token")
-        level = min(scope_level(token.scopes.split()), scope_level(user.scopes.split()))
-        return Principal("api_token", f"token:{token.id}", level, user.id, user.username)
+        return await db.read(lambda session: _from_token(AuthRepository(session), keys, *parts))
     digest = hashlib.sha256(presented.encode()).digest()
     match = None
     for key in static_keys:  # compare with every key: the time taken says nothing
@@ -134,7 +119,23 @@ async def _from_key(
     return Principal("api_key", match.label, match.level)
 
 
-async def _from_jwt(token: str, request: Request, repo: AuthRepository) -> Principal:
+def _from_token(repo: AuthRepository, keys: security.Keys, token_id: str, secret: str) -> Principal:
+    token = repo.get_token(token_id)
+    if (
+        token is None
+        or not security.secrets_equal(token.secret_hash, security.hash_secret(keys, secret))
+        or token.revoked_at is not None
+        or (token.expires_at is not None and token.expires_at <= utcnow())
+    ):
+        raise Unauthorized("Invalid, expired or revoked API token")
+    user = repo.get_user(token.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("Invalid, expired or revoked API token")
+    level = min(scope_level(token.scopes.split()), scope_level(user.scopes.split()))
+    return Principal("api_token", f"token:{token.id}", level, user.id, user.username)
+
+
+async def _from_jwt(token: str, request: Request, db: Database) -> Principal:
     settings = request.app.state.settings
     try:
         claims = security.decode_jwt(
@@ -145,7 +146,7 @@ async def _from_jwt(token: str, request: Request, repo: AuthRepository) -> Princ
         )
     except security.InvalidToken as exc:
         raise Unauthorized("Invalid or expired token") from exc
-    user = await repo.get_user(claims.user_id)
+    user = await db.read(lambda session: AuthRepository(session).get_user(claims.user_id))
     if user is None or not user.is_active:
         raise Unauthorized("Invalid or expired token")
     level = min(scope_level(claims.scopes), scope_level(user.scopes.split()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from buildstate.server.auth.principal import AdminScope, Authenticated
 from buildstate.server.auth.repository import AuthRepository
@@ -19,23 +19,19 @@ from buildstate.server.auth.schemas import (
     UserRead,
     UserUpdate,
 )
-from buildstate.server.auth.service import AuthService
-from buildstate.server.db.session import ReadOnlySessionDep, SessionDep
+from buildstate.server.auth.service import AuthService, login, password_hash
+from buildstate.server.db.session import Work
 from buildstate.server.openapi import responses
 from buildstate.server.validation import FormText, Limit, PathId, Skip
 
 
-def _auth_service(request: Request, session: AsyncSession) -> AuthService:
+async def _service(request: Request) -> Work[AuthService]:
     state = request.app.state
-    return AuthService(AuthRepository(session), state.settings, state.keys, state.login_throttle)
 
+    def make(session: Session) -> AuthService:
+        return AuthService(AuthRepository(session), state.settings, state.keys)
 
-async def _service(request: Request, session: SessionDep) -> AuthService:
-    return _auth_service(request, session)
-
-
-async def _login_service(request: Request, session: ReadOnlySessionDep) -> AuthService:
-    return _auth_service(request, session)
+    return Work(request, make)
 
 
 def _login_context(request: Request, username: str) -> str | None:
@@ -44,8 +40,7 @@ def _login_context(request: Request, username: str) -> str | None:
     return request.client.host if request.client else None
 
 
-Service = Annotated[AuthService, Depends(_service)]
-LoginService = Annotated[AuthService, Depends(_login_service)]
+Service = Annotated[Work[AuthService], Depends(_service)]
 router = APIRouter()
 users = APIRouter(prefix="/users", tags=["users"])
 
@@ -55,52 +50,56 @@ users = APIRouter(prefix="/users", tags=["users"])
 )
 async def token(
     request: Request,
-    svc: LoginService,
+    svc: Service,
     username: FormText,
     password: Annotated[str, Form(max_length=1024)],
     scope: Annotated[str | None, Form(max_length=64, description="e.g. `read`")] = None,
 ) -> TokenResponse:
     """Exchange a username and password (OAuth2 password form) for a JWT."""
-    return await svc.login(username, password, scope, _login_context(request, username))
+    address = _login_context(request, username)
+    throttle = request.app.state.login_throttle
+    return await login(svc, throttle, (username, password), scope, address)
 
 
 @router.post(
     "/auth/idm", response_model=TokenResponse, tags=["auth"], responses=responses(401, 422, 429)
 )
-async def idm_login(request: Request, body: IdmLogin, svc: LoginService) -> TokenResponse:
+async def idm_login(request: Request, body: IdmLogin, svc: Service) -> TokenResponse:
     """The same as `POST /token`, with a JSON body (for IDM integrations)."""
     address = _login_context(request, body.username)
-    return await svc.login(body.username, body.password, None, address)
+    throttle = request.app.state.login_throttle
+    return await login(svc, throttle, (body.username, body.password), None, address)
 
 
 @users.get("/me", response_model=UserRead, responses=responses(401))
 async def me(principal: Authenticated, svc: Service) -> UserRead:
     """The caller: a user for a JWT or API token, a synthetic record for a static API key."""
-    return await svc.me(principal)
+    return await svc.read(AuthService.me, principal)
 
 
 @users.post("", status_code=201, response_model=UserRead, responses=responses(401, 403, 409, 422))
 async def create_user(body: UserCreate, _: AdminScope, svc: Service) -> UserRead:
-    return await svc.create_user(body)
+    return await svc.write(AuthService.create_user, body, await password_hash(body.password))
 
 
 @users.get("", response_model=list[UserRead], responses=responses(401, 403, 422))
 async def list_users(
     _: AdminScope, svc: Service, skip: Skip = 0, limit: Limit = 100
 ) -> list[UserRead]:
-    return await svc.list_users(skip, limit)
+    return await svc.read(AuthService.list_users, skip, limit)
 
 
 @users.get("/{user_id}", response_model=UserRead, responses=responses(401, 403, 404, 422))
 async def get_user(user_id: PathId, _: AdminScope, svc: Service) -> UserRead:
-    return await svc.get_user(user_id)
+    return await svc.read(AuthService.get_user, user_id)
 
 
 @users.put("/{user_id}", response_model=UserRead, responses=responses(401, 403, 404, 409, 422))
 async def update_user(
     user_id: PathId, body: UserUpdate, principal: AdminScope, svc: Service
 ) -> UserRead:
-    return await svc.update_user(user_id, body, by=principal)
+    new_hash = None if body.password is None else await password_hash(body.password)
+    return await svc.write(AuthService.update_user, user_id, body, principal, new_hash)
 
 
 @users.delete(
@@ -111,7 +110,7 @@ async def update_user(
 )
 async def delete_user(user_id: PathId, _: AdminScope, svc: Service) -> Response:
     """Deactivate the user and revoke all their API tokens."""
-    await svc.delete_user(user_id)
+    await svc.write(AuthService.delete_user, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -125,14 +124,14 @@ async def create_token(
     user_id: PathId, body: ApiTokenCreate, _: AdminScope, svc: Service
 ) -> ApiTokenCreated:
     """Create an API token (`bst_…`). The secret is in this response only."""
-    return await svc.create_token(user_id, body)
+    return await svc.write(AuthService.create_token, user_id, body)
 
 
 @users.get(
     "/{user_id}/tokens", response_model=list[ApiTokenRead], responses=responses(401, 403, 404, 422)
 )
 async def list_tokens(user_id: PathId, _: AdminScope, svc: Service) -> list[ApiTokenRead]:
-    return await svc.list_tokens(user_id)
+    return await svc.read(AuthService.list_tokens, user_id)
 
 
 @users.delete(
@@ -143,7 +142,7 @@ async def list_tokens(user_id: PathId, _: AdminScope, svc: Service) -> list[ApiT
 )
 async def revoke_token(user_id: PathId, token_id: PathId, _: AdminScope, svc: Service) -> Response:
     """Revoke a token; it stops working at once."""
-    await svc.revoke_token(user_id, token_id)
+    await svc.write(AuthService.revoke_token, user_id, token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

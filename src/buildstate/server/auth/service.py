@@ -21,6 +21,7 @@ from buildstate.server.auth.schemas import (
     UserUpdate,
 )
 from buildstate.server.auth.throttle import LoginThrottle
+from buildstate.server.db.session import Work
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from buildstate.server.settings import Settings
@@ -59,26 +60,16 @@ class AuthService:
         repo: AuthRepository,
         settings: Settings,
         keys: security.Keys,
-        throttle: LoginThrottle,
     ) -> None:
         self.repo = repo
         self.settings = settings
         self.keys = keys
-        self.throttle = throttle
 
-    async def login(
-        self, username: str, password: str, scope: str | None, address: str | None
-    ) -> TokenResponse:
-        self.throttle.check(username, address)
-        user = await self.repo.get_user_by_name(username)
-        usable = user is not None and user.is_active
-        ok = await to_thread.run_sync(
-            security.verify_password, password, user.password_hash if usable and user else None
-        )
-        if not ok or user is None:
-            self.throttle.failed(username, address)
-            raise Unauthorized(BAD_LOGIN)
-        self.throttle.succeeded(username)
+    def active_user_named(self, username: str) -> User | None:
+        user = self.repo.get_user_by_name(username)
+        return user if user is not None and user.is_active else None
+
+    def issue_token(self, user: User, scope: str | None) -> TokenResponse:
         level = scope_level(user.scopes.split())
         if scope:
             asked = scope.split()
@@ -98,7 +89,7 @@ class AuthService:
         )
         return TokenResponse(access_token=token, expires_in=int(ttl.total_seconds()))
 
-    async def me(self, principal: Principal) -> UserRead:
+    def me(self, principal: Principal) -> UserRead:
         if principal.user_id is None:
             return UserRead(
                 id=principal.credential_id,
@@ -108,12 +99,10 @@ class AuthService:
                 is_active=True,
                 created_at=None,
             )
-        return user_read(await self._user(principal.user_id))
+        return user_read(self._user(principal.user_id))
 
-    async def create_user(self, body: UserCreate) -> UserRead:
-        # Hash first: on SQLite the first query takes the writer, which a slow hash would hold.
-        password_hash = await to_thread.run_sync(security.hash_password, body.password)
-        if await self.repo.get_user_by_name(body.username):
+    def create_user(self, body: UserCreate, password_hash: str) -> UserRead:
+        if self.repo.get_user_by_name(body.username):
             raise Conflict(f"User {body.username!r} already exists")
         user = User(
             id=str(uuid.uuid4()),
@@ -123,20 +112,19 @@ class AuthService:
             scopes=" ".join(body.scopes),
             is_active=True,
         )
-        await self.repo.add(user)
+        self.repo.add(user)
         return user_read(user)
 
-    async def list_users(self, skip: int, limit: int) -> list[UserRead]:
-        return [user_read(u) for u in await self.repo.list_users(skip, limit)]
+    def list_users(self, skip: int, limit: int) -> list[UserRead]:
+        return [user_read(u) for u in self.repo.list_users(skip, limit)]
 
-    async def get_user(self, user_id: str) -> UserRead:
-        return user_read(await self._user(user_id))
+    def get_user(self, user_id: str) -> UserRead:
+        return user_read(self._user(user_id))
 
-    async def update_user(self, user_id: str, body: UserUpdate, by: Principal) -> UserRead:
-        new_hash = None
-        if body.password is not None:  # before the first query, as in create_user
-            new_hash = await to_thread.run_sync(security.hash_password, body.password)
-        user = await self._user(user_id)
+    def update_user(
+        self, user_id: str, body: UserUpdate, by: Principal, new_hash: str | None
+    ) -> UserRead:
+        user = self._user(user_id)
         if body.email is not None:
             user.email = body.email
         if new_hash is not None:
@@ -145,26 +133,26 @@ class AuthService:
             if scope_level(body.scopes) > by.level:
                 raise Forbidden("Cannot grant scopes above your own")
             if "admin" not in body.scopes:
-                await self._keep_an_admin(user)
+                self._keep_an_admin(user)
             user.scopes = " ".join(body.scopes)
         if body.is_active is not None:
             if not body.is_active:
-                await self._keep_an_admin(user)
-                await self.repo.revoke_user_tokens(user.id)
+                self._keep_an_admin(user)
+                self.repo.revoke_user_tokens(user.id)
             user.is_active = body.is_active
-        await self.repo.session.flush()
+        self.repo.session.flush()
         return user_read(user)
 
-    async def delete_user(self, user_id: str) -> None:
+    def delete_user(self, user_id: str) -> None:
         """Deactivate (users stay for the record) and revoke every token they hold."""
-        user = await self._user(user_id)
-        await self._keep_an_admin(user)
+        user = self._user(user_id)
+        self._keep_an_admin(user)
         user.is_active = False
-        await self.repo.revoke_user_tokens(user.id)
-        await self.repo.session.flush()
+        self.repo.revoke_user_tokens(user.id)
+        self.repo.session.flush()
 
-    async def create_token(self, user_id: str, body: ApiTokenCreate) -> ApiTokenCreated:
-        user = await self._user(user_id)
+    def create_token(self, user_id: str, body: ApiTokenCreate) -> ApiTokenCreated:
+        user = self._user(user_id)
         if not user.is_active:
             raise Conflict(f"User {user.username!r} is deactivated")
         if scope_level(body.scopes) > scope_level(user.scopes.split()):
@@ -182,7 +170,7 @@ class AuthService:
             expires_at=expires,
             created_at=utcnow(),
         )
-        await self.repo.add(token)
+        self.repo.add(token)
         return ApiTokenCreated(
             id=token.id,
             token=full,
@@ -192,24 +180,49 @@ class AuthService:
             created_at=token.created_at,
         )
 
-    async def list_tokens(self, user_id: str) -> list[ApiTokenRead]:
-        await self._user(user_id)
-        return [token_read(t) for t in await self.repo.list_tokens(user_id)]
+    def list_tokens(self, user_id: str) -> list[ApiTokenRead]:
+        self._user(user_id)
+        return [token_read(t) for t in self.repo.list_tokens(user_id)]
 
-    async def revoke_token(self, user_id: str, token_id: str) -> None:
-        token = await self.repo.get_token(token_id)
+    def revoke_token(self, user_id: str, token_id: str) -> None:
+        token = self.repo.get_token(token_id)
         if token is None or token.user_id != user_id:
             raise NotFound(f"Token with id {token_id!r} not found for user {user_id!r}")
         if token.revoked_at is None:
             token.revoked_at = utcnow()
-            await self.repo.session.flush()
+            self.repo.session.flush()
 
-    async def _user(self, user_id: str) -> User:
-        user = await self.repo.get_user(user_id)
+    def _user(self, user_id: str) -> User:
+        user = self.repo.get_user(user_id)
         if user is None:
             raise NotFound(f"User with id {user_id!r} not found")
         return user
 
-    async def _keep_an_admin(self, user: User) -> None:
-        if await self.repo.active_admin_ids() == [user.id]:
+    def _keep_an_admin(self, user: User) -> None:
+        if self.repo.active_admin_ids() == [user.id]:
             raise Conflict(f"{user.username!r} is the last active admin; make another admin first")
+
+
+async def login(
+    users: Work[AuthService],
+    throttle: LoginThrottle,
+    credentials: tuple[str, str],
+    scope: str | None,
+    address: str | None,
+) -> TokenResponse:
+    """Check a username and password; a JWT. The password hash is checked off the event
+    loop and outside any transaction (it takes a quarter of a second on purpose)."""
+    username, password = credentials
+    throttle.check(username, address)
+    user = await users.read(AuthService.active_user_named, username)
+    known = user.password_hash if user is not None else None
+    if not await to_thread.run_sync(security.verify_password, password, known) or user is None:
+        throttle.failed(username, address)
+        raise Unauthorized(BAD_LOGIN)
+    throttle.succeeded(username)
+    return await users.read(AuthService.issue_token, user, scope)
+
+
+async def password_hash(password: str) -> str:
+    """Hash before the write's unit of work: a slow hash must not hold the writer."""
+    return await to_thread.run_sync(security.hash_password, password)

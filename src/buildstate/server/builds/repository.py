@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from buildstate.server.builds.models import (
     Build,
@@ -80,83 +80,81 @@ def filtered(query: _Q, f: BuildFilters) -> _Q:
 
 
 class BuildRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
 
     # -- one build ---------------------------------------------------------------------
-    async def get(self, build_id: str, *, for_update: bool = False) -> Build | None:
+    def get(self, build_id: str, *, for_update: bool = False) -> Build | None:
         query = select(Build).where(Build.id == build_id)
         if for_update and dialect_of(self.session) == "postgresql":
             query = query.with_for_update()
-        return (await self.session.scalars(query)).first()
+        return (self.session.scalars(query)).first()
 
-    async def number_taken(self, project_id: str, build_number: str) -> bool:
+    def number_taken(self, project_id: str, build_number: str) -> bool:
         query = select(Build.id).where(
             Build.project_id == project_id, Build.build_number == build_number
         )
-        return (await self.session.scalar(query)) is not None
+        return (self.session.scalar(query)) is not None
 
-    async def add(self, *rows: object) -> None:
+    def add(self, *rows: object) -> None:
         self.session.add_all(rows)
-        await self.session.flush()
+        self.session.flush()
 
-    async def last_state_status(self, build_id: str) -> str | None:
+    def last_state_status(self, build_id: str) -> str | None:
         query = (
             select(BuildState.status)
             .where(BuildState.build_id == build_id)
             .order_by(BuildState.id.desc())
             .limit(1)
         )
-        return await self.session.scalar(query)
+        return self.session.scalar(query)
 
-    async def last_failure(self, build_id: str) -> BuildFailure | None:
+    def last_failure(self, build_id: str) -> BuildFailure | None:
         query = (
             select(BuildFailure)
             .where(BuildFailure.build_id == build_id)
             .order_by(BuildFailure.id.desc())
             .limit(1)
         )
-        return (await self.session.scalars(query)).first()
+        return (self.session.scalars(query)).first()
 
-    async def history(self, build_id: str) -> list[BuildState]:
+    def history(self, build_id: str) -> list[BuildState]:
         query = select(BuildState).where(BuildState.build_id == build_id).order_by(BuildState.id)
-        return list((await self.session.scalars(query)).all())
+        return list((self.session.scalars(query)).all())
 
-    async def failures(self, build_id: str) -> list[BuildFailure]:
+    def failures(self, build_id: str) -> list[BuildFailure]:
         query = (
             select(BuildFailure).where(BuildFailure.build_id == build_id).order_by(BuildFailure.id)
         )
-        return list((await self.session.scalars(query)).all())
+        return list((self.session.scalars(query)).all())
 
-    async def artifacts(
-        self, build_id: str, *, checkpoints_only: bool = False
-    ) -> list[BuildArtifact]:
+    def artifacts(self, build_id: str, *, checkpoints_only: bool = False) -> list[BuildArtifact]:
         query = select(BuildArtifact).where(BuildArtifact.build_id == build_id)
         if checkpoints_only:
             query = query.where(BuildArtifact.is_checkpoint.is_(True))
-        return list((await self.session.scalars(query.order_by(BuildArtifact.id))).all())
+        return list((self.session.scalars(query.order_by(BuildArtifact.id))).all())
 
-    async def reported_codes(self, build_id: str) -> list[int]:
+    def reported_codes(self, build_id: str) -> list[int]:
         query = select(BuildState.state_code).where(BuildState.build_id == build_id).distinct()
-        return sorted((await self.session.scalars(query)).all())
+        return sorted((self.session.scalars(query)).all())
 
-    async def project_codes(self, project_id: str) -> list[tuple[int, bool]]:
+    def project_codes(self, project_id: str) -> list[tuple[int, bool]]:
         query = select(StateCodeDefinition.state_code, StateCodeDefinition.is_blocking).where(
             StateCodeDefinition.project_id == project_id
         )
-        return [(code, blocking) for code, blocking in (await self.session.execute(query)).all()]
+        return [(code, blocking) for code, blocking in (self.session.execute(query)).all()]
 
     # -- many builds -------------------------------------------------------------------
-    async def search(self, f: BuildFilters, skip: int, limit: int) -> list[Build]:
+    def search(self, f: BuildFilters, skip: int, limit: int) -> list[Build]:
         query = filtered(select(Build), f)
         query = query.order_by(Build.created_at.desc(), Build.id.desc()).offset(skip).limit(limit)
-        return list((await self.session.scalars(query)).all())
+        return list((self.session.scalars(query)).all())
 
-    async def count(self, f: BuildFilters) -> int:
+    def count(self, f: BuildFilters) -> int:
         query = filtered(select(func.count(Build.id)), f)
-        return int(await self.session.scalar(query) or 0)
+        return int(self.session.scalar(query) or 0)
 
-    async def finished_durations(self, platform_id: str, limit: int) -> list[float]:
+    def finished_durations(self, platform_id: str, limit: int) -> list[float]:
         """Seconds from start to finish of the platform's latest completed builds."""
         query = (
             select(Build.started_at, Build.created_at, Build.finished_at)
@@ -164,7 +162,7 @@ class BuildRepository:
             .order_by(Build.finished_at.desc())
             .limit(limit)
         )
-        rows = (await self.session.execute(query)).all()
+        rows = (self.session.execute(query)).all()
         return [
             (finished - (started or created)).total_seconds()
             for started, created, finished in rows
@@ -172,25 +170,25 @@ class BuildRepository:
         ]
 
     # -- counters ----------------------------------------------------------------------
-    async def move_counter(self, platform_id: str, old: str, new: str) -> None:
+    def move_counter(self, platform_id: str, old: str, new: str) -> None:
         """One build went from ``old`` to ``new``. The two rows are updated in a fixed
         order, so that concurrent opposite moves cannot deadlock on PostgreSQL."""
         for status, delta in sorted(((old, -1), (new, 1))):
-            await self.bump_counter(platform_id, status, delta)
+            self.bump_counter(platform_id, status, delta)
 
-    async def bump_counter(self, platform_id: str, status: str, delta: int) -> None:
+    def bump_counter(self, platform_id: str, status: str, delta: int) -> None:
         insert = pg_insert if dialect_of(self.session) == "postgresql" else sqlite_insert
         statement = insert(BuildCounter).values(platform_id=platform_id, status=status, count=delta)
         statement = statement.on_conflict_do_update(
             index_elements=[BuildCounter.platform_id, BuildCounter.status],
             set_={"count": BuildCounter.count + delta},
         )
-        await self.session.execute(statement)
+        self.session.execute(statement)
 
-    async def counts(self, platform_id: str | None = None) -> dict[str, int]:
+    def counts(self, platform_id: str | None = None) -> dict[str, int]:
         query = select(BuildCounter.status, func.sum(BuildCounter.count)).group_by(
             BuildCounter.status
         )
         if platform_id is not None:
             query = query.where(BuildCounter.platform_id == platform_id)
-        return {status: int(n or 0) for status, n in (await self.session.execute(query)).all()}
+        return {status: int(n or 0) for status, n in (self.session.execute(query)).all()}

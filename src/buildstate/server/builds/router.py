@@ -11,18 +11,15 @@ from buildstate.server.builds import schemas as s
 from buildstate.server.builds.repository import BuildFilters, BuildRepository
 from buildstate.server.builds.service import BuildService
 from buildstate.server.builds.statemachine import BuildStatus
-from buildstate.server.db.session import SessionDep
+from buildstate.server.db.session import Work, work
 from buildstate.server.errors import Unprocessable
 from buildstate.server.idempotency.service import IdempotencyDep
 from buildstate.server.openapi import responses
 from buildstate.server.validation import Limit, PathId, QueryMoment, QueryText, Skip
 
-
-async def _service(session: SessionDep) -> BuildService:
-    return BuildService(BuildRepository(session))
-
-
-Service = Annotated[BuildService, Depends(_service)]
+Service = Annotated[
+    Work[BuildService], Depends(work(lambda session: BuildService(BuildRepository(session))))
+]
 router = APIRouter(prefix="/builds", tags=["builds"])
 WRITE_ERRORS = responses(401, 403, 404, 409, 422)
 READ_ERRORS = responses(401, 403, 404, 422)
@@ -66,7 +63,7 @@ async def create_build(
     body: s.BuildCreate, principal: WriteScope, svc: Service, idem: IdempotencyDep
 ) -> Response:
     """Create a build (status `pending`, state 0). `build_number` is unique per project."""
-    return await idem.run(201, body, lambda: svc.create(body, by=principal))
+    return await svc.write_once(idem, 201, body, BuildService.create, body, by=principal)
 
 
 @router.get("", response_model=list[s.Build], responses=responses(401, 403, 422))
@@ -79,14 +76,14 @@ async def list_builds(
     limit: Limit = 100,
 ) -> list[s.Build]:
     """Newest first. The total matching count is in the `X-Total-Count` header."""
-    builds, total = await svc.search(filters, skip, limit)
+    builds, total = await svc.read(BuildService.search, filters, skip, limit)
     response.headers["X-Total-Count"] = str(total)
     return builds
 
 
 @router.get("/{build_id}", response_model=s.BuildDetail, responses=READ_ERRORS)
 async def get_build(build_id: PathId, _: ReadScope, svc: Service) -> s.BuildDetail:
-    return await svc.get(build_id)
+    return await svc.read(BuildService.get, build_id)
 
 
 @router.post("/{build_id}/state", response_model=s.StateReported, responses=WRITE_ERRORS)
@@ -94,13 +91,13 @@ async def report_state(
     build_id: PathId, body: s.StateReport, _: WriteScope, svc: Service, idem: IdempotencyDep
 ) -> Response:
     """Report progress. With an artifact and status `completed`, the state is a checkpoint."""
-    return await idem.run(200, body, lambda: svc.report_state(build_id, body))
+    return await svc.write_once(idem, 200, body, BuildService.report_state, build_id, body)
 
 
 @router.get("/{build_id}/state", response_model=s.BuildStateView, responses=READ_ERRORS)
 async def get_state(build_id: PathId, _: ReadScope, svc: Service) -> s.BuildStateView:
     """The current state and the full history, oldest first, across attempts."""
-    return await svc.state(build_id)
+    return await svc.read(BuildService.state, build_id)
 
 
 @router.post(
@@ -111,12 +108,12 @@ async def record_failure(
 ) -> Response:
     """Mark the build failed at a state. Retryable failures at non-blocking states can be
     retried by simply reporting the next state; others need `POST /resume`."""
-    return await idem.run(201, body, lambda: svc.record_failure(build_id, body))
+    return await svc.write_once(idem, 201, body, BuildService.record_failure, build_id, body)
 
 
 @router.get("/{build_id}/artifacts", response_model=list[s.Artifact], responses=READ_ERRORS)
 async def list_artifacts(build_id: PathId, _: ReadScope, svc: Service) -> list[s.Artifact]:
-    return await svc.artifacts(build_id)
+    return await svc.read(BuildService.artifacts, build_id)
 
 
 @router.get("/{build_id}/resume", response_model=s.ResumePlan, responses=READ_ERRORS)
@@ -127,7 +124,7 @@ async def resume_plan(
     from_state: Annotated[int | None, Query(ge=0, le=100)] = None,
 ) -> s.ResumePlan:
     """Where a resume would start: the last checkpoint, the next state, what is skipped."""
-    return await svc.resume_plan(build_id, from_state)
+    return await svc.read(BuildService.resume_plan, build_id, from_state)
 
 
 @router.post("/{build_id}/resume", response_model=s.ResumePlan, responses=WRITE_ERRORS)
@@ -140,7 +137,7 @@ async def resume(
 ) -> Response:
     """Start the next attempt from the last checkpoint (or `from_state`)."""
     request = body or s.ResumeRequest()
-    return await idem.run(200, request, lambda: svc.resume(build_id, request))
+    return await svc.write_once(idem, 200, request, BuildService.resume, build_id, request)
 
 
 @router.post("/{build_id}/cancel", response_model=s.Build, responses=WRITE_ERRORS)
@@ -151,4 +148,4 @@ async def cancel(
     body: Annotated[s.CancelRequest | None, Body()] = None,
 ) -> s.Build:
     """Cancel a pending, in-progress or failed build; 409 if it is completed or cancelled."""
-    return await svc.cancel(build_id, body or s.CancelRequest())
+    return await svc.write(BuildService.cancel, build_id, body or s.CancelRequest())

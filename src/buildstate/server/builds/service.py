@@ -50,43 +50,41 @@ class BuildService:
         self.repo = repo
 
     # -- reads -------------------------------------------------------------------------
-    async def get(self, build_id: str) -> s.BuildDetail:
-        row = await self._build(build_id)
-        failures = [views.failure(f) for f in await self.repo.failures(build_id)]
+    def get(self, build_id: str) -> s.BuildDetail:
+        row = self._build(build_id)
+        failures = [views.failure(f) for f in self.repo.failures(build_id)]
         return views.build(row, s.BuildDetail, failures=failures)
 
-    async def search(
-        self, filters: BuildFilters, skip: int, limit: int
-    ) -> tuple[list[s.Build], int]:
-        rows = await self.repo.search(filters, skip, limit)
+    def search(self, filters: BuildFilters, skip: int, limit: int) -> tuple[list[s.Build], int]:
+        rows = self.repo.search(filters, skip, limit)
         if filters.counter_answerable:
-            counts = await self.repo.counts(filters.platform_id)
+            counts = self.repo.counts(filters.platform_id)
             total = counts.get(filters.status, 0) if filters.status else sum(counts.values())
         else:
-            total = await self.repo.count(filters)
+            total = self.repo.count(filters)
         return [views.build(r) for r in rows], total
 
-    async def state(self, build_id: str) -> s.BuildStateView:
-        row = await self._build(build_id)
-        return views.history(row, await self.repo.history(build_id))
+    def state(self, build_id: str) -> s.BuildStateView:
+        row = self._build(build_id)
+        return views.history(row, self.repo.history(build_id))
 
-    async def artifacts(self, build_id: str) -> list[s.Artifact]:
-        await self._build(build_id)
-        return [views.artifact(a) for a in await self.repo.artifacts(build_id)]
+    def artifacts(self, build_id: str) -> list[s.Artifact]:
+        self._build(build_id)
+        return [views.artifact(a) for a in self.repo.artifacts(build_id)]
 
-    async def resume_plan(self, build_id: str, from_state: int | None = None) -> s.ResumePlan:
-        row = await self._build(build_id)
-        return await self._plan(row, from_state)
+    def resume_plan(self, build_id: str, from_state: int | None = None) -> s.ResumePlan:
+        row = self._build(build_id)
+        return self._plan(row, from_state)
 
     # -- writes ------------------------------------------------------------------------
-    async def create(self, body: s.BuildCreate, by: Principal) -> s.Build:
+    def create(self, body: s.BuildCreate, by: Principal) -> s.Build:
         for field, spec in _REFERENCES:
             service = CatalogService(CatalogRepository(spec, self.repo.session))
-            await service.get_active(getattr(body, field), field)
+            service.get_active(getattr(body, field), field)
         taken = Conflict(
             f"build number {body.build_number!r} already exists in project {body.project_id!r}"
         )
-        if await self.repo.number_taken(body.project_id, body.build_number):
+        if self.repo.number_taken(body.project_id, body.build_number):
             raise taken
         now = utcnow()
         row = Build(
@@ -109,18 +107,18 @@ class BuildService:
             created_at=now,
         )
         try:
-            await self.repo.add(row)
+            self.repo.add(row)
         except IntegrityError:  # a concurrent create with the same number won the race
             raise taken from None
-        await self.repo.add(first, *labels)
-        await self.repo.bump_counter(row.platform_id, BuildStatus.pending, 1)
+        self.repo.add(first, *labels)
+        self.repo.bump_counter(row.platform_id, BuildStatus.pending, 1)
         return views.build(row)
 
-    async def report_state(self, build_id: str, body: s.StateReport) -> s.StateReported:
-        row = await self._build(build_id, for_update=True)
-        rules = await self._rules(row)
-        outcome = sm.report_state(await self._snapshot(row), rules, body.state_code, body.status)
-        state = await self._append(
+    def report_state(self, build_id: str, body: s.StateReport) -> s.StateReported:
+        row = self._build(build_id, for_update=True)
+        rules = self._rules(row)
+        outcome = sm.report_state(self._snapshot(row), rules, body.state_code, body.status)
+        state = self._append(
             row, outcome, body.state_code, body.status, body.message, body.metadata
         )
         artifact = None
@@ -138,9 +136,9 @@ class BuildService:
                 artifact_metadata=body.artifact_metadata,
                 created_at=state.created_at,
             )
-            await self.repo.add(artifact)
+            self.repo.add(artifact)
         if body.status is StateStatus.failed:
-            await self._add_failure(
+            self._add_failure(
                 row,
                 state,
                 rules,
@@ -151,14 +149,14 @@ class BuildService:
             )
         return views.state_reported(row, state, artifact)
 
-    async def record_failure(self, build_id: str, body: s.FailureReport) -> s.Failure:
-        row = await self._build(build_id, for_update=True)
-        rules = await self._rules(row)
-        outcome = sm.record_failure(await self._snapshot(row), rules, body.state_code)
-        state = await self._append(
+    def record_failure(self, build_id: str, body: s.FailureReport) -> s.Failure:
+        row = self._build(build_id, for_update=True)
+        rules = self._rules(row)
+        outcome = sm.record_failure(self._snapshot(row), rules, body.state_code)
+        state = self._append(
             row, outcome, body.state_code, StateStatus.failed, body.error_message, None
         )
-        failure = await self._add_failure(
+        failure = self._add_failure(
             row,
             state,
             rules,
@@ -169,17 +167,17 @@ class BuildService:
         )
         return views.failure(failure)
 
-    async def resume(self, build_id: str, body: s.ResumeRequest) -> s.ResumePlan:
-        row = await self._build(build_id, for_update=True)
-        outcome = sm.start_resume(await self._snapshot(row))
-        plan = await self._plan(row, body.from_state)
+    def resume(self, build_id: str, body: s.ResumeRequest) -> s.ResumePlan:
+        row = self._build(build_id, for_update=True)
+        outcome = sm.start_resume(self._snapshot(row))
+        plan = self._plan(row, body.from_state)
         # From the checkpoint; without one, from the first state (the project's, if defined).
         start = plan.checkpoint.state_code if plan.checkpoint else (plan.next_state or 0)
         where = (
             f"checkpoint at state {start}" if plan.checkpoint else "the beginning (no checkpoint)"
         )
         message = body.message or f"Resumed from {where}; attempt {row.attempt} ended"
-        await self._append(
+        self._append(
             row,
             outcome,
             start,
@@ -192,29 +190,27 @@ class BuildService:
         )
         return plan.model_copy(update={"status": BuildStatus(row.status), "attempt": row.attempt})
 
-    async def cancel(self, build_id: str, body: s.CancelRequest) -> s.Build:
-        row = await self._build(build_id, for_update=True)
-        outcome = sm.cancel(await self._snapshot(row))
-        await self._append(
-            row, outcome, row.current_state, "cancelled", body.reason or "Cancelled", None
-        )
+    def cancel(self, build_id: str, body: s.CancelRequest) -> s.Build:
+        row = self._build(build_id, for_update=True)
+        outcome = sm.cancel(self._snapshot(row))
+        self._append(row, outcome, row.current_state, "cancelled", body.reason or "Cancelled", None)
         return views.build(row)
 
     # -- helpers -----------------------------------------------------------------------
-    async def _build(self, build_id: str, *, for_update: bool = False) -> Build:
-        row = await self.repo.get(build_id, for_update=for_update)
+    def _build(self, build_id: str, *, for_update: bool = False) -> Build:
+        row = self.repo.get(build_id, for_update=for_update)
         if row is None:
             raise NotFound(f"Build with id {build_id!r} not found")
         return row
 
-    async def _rules(self, row: Build) -> Rules:
-        return Rules.of(row.project_id, await self.repo.project_codes(row.project_id))
+    def _rules(self, row: Build) -> Rules:
+        return Rules.of(row.project_id, self.repo.project_codes(row.project_id))
 
-    async def _snapshot(self, row: Build) -> Snapshot:
-        last = await self.repo.last_state_status(row.id)
+    def _snapshot(self, row: Build) -> Snapshot:
+        last = self.repo.last_state_status(row.id)
         retryable = blocking = None
         if row.status == BuildStatus.failed:
-            failure = await self.repo.last_failure(row.id)
+            failure = self.repo.last_failure(row.id)
             if failure is not None:
                 retryable, blocking = failure.is_retryable, failure.is_blocking
         return Snapshot(
@@ -227,7 +223,7 @@ class BuildService:
             last_failure_blocking=blocking,
         )
 
-    async def _append(
+    def _append(
         self,
         row: Build,
         outcome: Outcome,
@@ -247,9 +243,9 @@ class BuildService:
             state_metadata=metadata,
             created_at=now,
         )
-        await self.repo.add(state)
+        self.repo.add(state)
         if outcome.status != row.status:
-            await self.repo.move_counter(row.platform_id, row.status, outcome.status)
+            self.repo.move_counter(row.platform_id, row.status, outcome.status)
         row.status = outcome.status
         row.current_state = code
         row.attempt = outcome.attempt
@@ -257,10 +253,10 @@ class BuildService:
         if outcome.status is BuildStatus.in_progress and row.started_at is None:
             row.started_at = now
         row.finished_at = None if outcome.status in ACTIVE else now
-        await self.repo.session.flush()
+        self.repo.session.flush()
         return state
 
-    async def _add_failure(
+    def _add_failure(
         self,
         row: Build,
         state: BuildState,
@@ -283,11 +279,11 @@ class BuildService:
             is_blocking=state.state_code in rules.blocking,
             created_at=state.created_at,
         )
-        await self.repo.add(failure)
+        self.repo.add(failure)
         return failure
 
-    async def _plan(self, row: Build, from_state: int | None) -> s.ResumePlan:
-        checkpoints = await self.repo.artifacts(row.id, checkpoints_only=True)
+    def _plan(self, row: Build, from_state: int | None) -> s.ResumePlan:
+        checkpoints = self.repo.artifacts(row.id, checkpoints_only=True)
         if from_state is not None:
             matching = [c for c in checkpoints if c.state_code == from_state]
             if not matching and from_state != 0:
@@ -299,9 +295,9 @@ class BuildService:
             checkpoints = matching
         best = max(checkpoints, key=lambda c: (c.state_code, c.id), default=None)
         point = sm.resume_point(
-            await self._rules(row),
+            self._rules(row),
             best.state_code if best else None,
-            await self.repo.reported_codes(row.id),
+            self.repo.reported_codes(row.id),
         )
         status = BuildStatus(row.status)
         can = status in (BuildStatus.failed, BuildStatus.in_progress)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import and_, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from buildstate.server.catalog.models import CatalogEntry
 from buildstate.server.db.types import utcnow
@@ -40,33 +40,33 @@ def etag(entry: CatalogEntry) -> str:
 
 
 class CatalogRepository:
-    def __init__(self, spec: CatalogSpec, session: AsyncSession) -> None:
+    def __init__(self, spec: CatalogSpec, session: Session) -> None:
         self.spec = spec
         self.session = session
 
-    async def get(self, entry_id: str) -> CatalogEntry | None:
-        return await self.session.get(self.spec.model, entry_id)
+    def get(self, entry_id: str) -> CatalogEntry | None:
+        return self.session.get(self.spec.model, entry_id)
 
-    async def page(self, skip: int, limit: int, include_deactivated: bool) -> list[CatalogEntry]:
+    def page(self, skip: int, limit: int, include_deactivated: bool) -> list[CatalogEntry]:
         model = self.spec.model
         query = select(model).order_by(model.created_at, model.id).offset(skip).limit(limit)
         if not include_deactivated:
             query = query.where(model.deactivated_at.is_(None))
-        return list((await self.session.scalars(query)).all())
+        return list((self.session.scalars(query)).all())
 
-    async def find(self, values: dict[str, Any]) -> CatalogEntry | None:
+    def find(self, values: dict[str, Any]) -> CatalogEntry | None:
         model = self.spec.model
         clause = and_(*(getattr(model, f) == v for f, v in values.items()))
-        return (await self.session.scalars(select(model).where(clause).limit(1))).first()
+        return (self.session.scalars(select(model).where(clause).limit(1))).first()
 
-    async def count_active(self) -> int:
+    def count_active(self) -> int:
         model = self.spec.model
         query = select(func.count()).select_from(model).where(model.deactivated_at.is_(None))
-        return int(await self.session.scalar(query) or 0)
+        return int(self.session.scalar(query) or 0)
 
-    async def add(self, entry: CatalogEntry) -> None:
+    def add(self, entry: CatalogEntry) -> None:
         self.session.add(entry)
-        await self.session.flush()
+        self.session.flush()
 
 
 class CatalogService:
@@ -77,37 +77,37 @@ class CatalogService:
     def not_found(self, entry_id: str) -> NotFound:
         return NotFound(f"{self.spec.label} with id {entry_id!r} not found")
 
-    async def get(self, entry_id: str) -> CatalogEntry:
-        entry = await self.repo.get(entry_id)
+    def get(self, entry_id: str) -> CatalogEntry:
+        entry = self.repo.get(entry_id)
         if entry is None:
             raise self.not_found(entry_id)
         return entry
 
-    async def get_active(self, entry_id: str, field: str) -> CatalogEntry:
+    def get_active(self, entry_id: str, field: str) -> CatalogEntry:
         """For references from other resources: 404 names the field that pointed here."""
-        entry = await self.repo.get(entry_id)
+        entry = self.repo.get(entry_id)
         if entry is None or entry.deactivated_at is not None:
             state = "is deactivated" if entry else "not found"
             raise NotFound(f"{field}: {self.spec.label} with id {entry_id!r} {state}")
         return entry
 
-    async def page(self, skip: int, limit: int, include_deactivated: bool) -> list[CatalogEntry]:
-        return await self.repo.page(skip, limit, include_deactivated)
+    def page(self, skip: int, limit: int, include_deactivated: bool) -> list[CatalogEntry]:
+        return self.repo.page(skip, limit, include_deactivated)
 
-    async def create(self, body: BaseModel) -> CatalogEntry:
+    def create(self, body: BaseModel) -> CatalogEntry:
         data = body.model_dump()
         entry_id = data.pop("id", None) or self._new_id(data["name"])
-        if existing := await self.repo.get(entry_id):
+        if existing := self.repo.get(entry_id):
             raise Conflict(
                 f"{self.spec.label} with id {entry_id!r} already exists{_gone(existing)}"
             )
-        await self._check_unique(data, exclude=None)
+        self._check_unique(data, exclude=None)
         entry = self.spec.model(id=entry_id, revision=1, **data)
-        await self.repo.add(entry)
+        self.repo.add(entry)
         return entry
 
-    async def update(self, entry_id: str, body: BaseModel, if_match: str | None) -> CatalogEntry:
-        entry = await self.get(entry_id)
+    def update(self, entry_id: str, body: BaseModel, if_match: str | None) -> CatalogEntry:
+        entry = self.get(entry_id)
         if if_match is not None and if_match.strip() not in ("*", etag(entry)):
             raise PreconditionFailed(
                 f"{self.spec.label} {entry_id!r} changed since you read it: its ETag is now "
@@ -120,30 +120,30 @@ class CatalogService:
                 raise Unprocessable(f"{field} cannot be null")
         if any(f in changes for f in self.spec.natural_key):
             merged = {f: changes.get(f, getattr(entry, f)) for f in self.spec.natural_key}
-            await self._check_unique(merged, exclude=entry.id)
+            self._check_unique(merged, exclude=entry.id)
         for field, value in changes.items():
             setattr(entry, field, value)
         entry.revision += 1
         entry.updated_at = utcnow()
-        await self.repo.session.flush()
+        self.repo.session.flush()
         return entry
 
-    async def deactivate(self, entry_id: str) -> None:
+    def deactivate(self, entry_id: str) -> None:
         """Soft delete; deleting what is already deactivated succeeds (a retry is harmless)."""
-        entry = await self.get(entry_id)
+        entry = self.get(entry_id)
         if entry.deactivated_at is None:
             entry.deactivated_at = utcnow()
             entry.revision += 1
-            await self.repo.session.flush()
+            self.repo.session.flush()
 
     def _new_id(self, name: str) -> str:
         if self.spec.slug_ids and (slug := slugify(name)):
             return slug
         return str(uuid.uuid4())
 
-    async def _check_unique(self, data: dict[str, Any], exclude: str | None) -> None:
+    def _check_unique(self, data: dict[str, Any], exclude: str | None) -> None:
         key = {f: data[f] for f in self.spec.natural_key}
-        existing = await self.repo.find(key)
+        existing = self.repo.find(key)
         if existing is not None and existing.id != exclude:
             described = " and ".join(f"{f} {v!r}" for f, v in key.items())
             raise Conflict(

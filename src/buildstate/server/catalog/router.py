@@ -10,20 +10,16 @@ from fastapi import APIRouter, Depends, Header, Response
 
 from buildstate.server.auth.principal import AdminScope, ReadScope, WriteScope
 from buildstate.server.catalog.crud import CatalogRepository, CatalogService, CatalogSpec, etag
-from buildstate.server.db.session import SessionDep
+from buildstate.server.db.session import Work, work
 from buildstate.server.openapi import responses
 from buildstate.server.validation import IncludeDeactivated, Limit, PathId, Skip
 
 
-def catalog_service(spec: CatalogSpec) -> Any:
-    async def _service(session: SessionDep) -> CatalogService:
-        return CatalogService(CatalogRepository(spec, session))
-
-    return _service
-
-
 def catalog_router(spec: CatalogSpec) -> APIRouter:
-    Service = Annotated[CatalogService, Depends(catalog_service(spec))]
+    Service = Annotated[
+        Work[CatalogService],
+        Depends(work(lambda session: CatalogService(CatalogRepository(spec, session)))),
+    ]
     Create = spec.create
     Update = spec.update
     Read = spec.read
@@ -43,7 +39,7 @@ def catalog_router(spec: CatalogSpec) -> APIRouter:
         svc: Service,
         response: Response,
     ) -> Any:
-        entry = await svc.create(body)
+        entry = await svc.write(CatalogService.create, body)
         response.headers["ETag"] = etag(entry)
         return entry
 
@@ -60,7 +56,7 @@ def catalog_router(spec: CatalogSpec) -> APIRouter:
         limit: Limit = 100,
         include_deactivated: IncludeDeactivated = False,
     ) -> Any:
-        return await svc.page(skip, limit, include_deactivated)
+        return await svc.read(CatalogService.page, skip, limit, include_deactivated)
 
     @router.get(
         "/{entry_id}",
@@ -69,7 +65,7 @@ def catalog_router(spec: CatalogSpec) -> APIRouter:
         responses=responses(401, 403, 404, 422),
     )
     async def get(entry_id: PathId, _: ReadScope, svc: Service, response: Response) -> Any:
-        entry = await svc.get(entry_id)
+        entry = await svc.read(CatalogService.get, entry_id)
         response.headers["ETag"] = etag(entry)
         return entry
 
@@ -89,7 +85,7 @@ def catalog_router(spec: CatalogSpec) -> APIRouter:
             str | None, Header(max_length=300, description="ETag from a GET: 412 if stale.")
         ] = None,
     ) -> Any:
-        entry = await svc.update(entry_id, body, if_match)
+        entry = await svc.write(CatalogService.update, entry_id, body, if_match)
         response.headers["ETag"] = etag(entry)
         return entry
 
@@ -101,7 +97,7 @@ def catalog_router(spec: CatalogSpec) -> APIRouter:
         responses=responses(401, 403, 404, 422),
     )
     async def delete(entry_id: PathId, _: AdminScope, svc: Service) -> Response:
-        await svc.deactivate(entry_id)
+        await svc.write(CatalogService.deactivate, entry_id)
         return Response(status_code=204)
 
     return router

@@ -1,103 +1,37 @@
-"""Dashboard endpoints. Counts come from the per-(platform, status) counters that the
-builds service keeps in step, so they cost the same at ten builds or a million."""
+"""Dashboard endpoints (the numbers come from :mod:`.service`)."""
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
 
 from buildstate.server.auth.principal import ReadScope
-from buildstate.server.builds import views
-from buildstate.server.builds.repository import BuildFilters, BuildRepository
 from buildstate.server.builds.schemas import Build
-from buildstate.server.catalog.crud import CatalogRepository, CatalogService
-from buildstate.server.catalog.resources import PLATFORMS, PROJECTS
-from buildstate.server.db.session import SessionDep
+from buildstate.server.dashboard.service import DashboardService, PlatformStats, Summary
+from buildstate.server.db.session import Work, work
 from buildstate.server.openapi import responses
 from buildstate.server.validation import PathId
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
-DURATION_SAMPLE = 1000
 
-
-class Summary(BaseModel):
-    total_builds: int
-    active_builds: int = Field(description="Pending and in progress.")
-    completed_builds: int
-    failed_builds: int
-    cancelled_builds: int
-    pending_builds: int
-    platforms: int = Field(description="Active platforms.")
-    projects: int = Field(description="Active projects.")
-
-
-class PlatformStats(BaseModel):
-    platform_id: str
-    total_builds: int
-    by_status: dict[str, int]
-    success_rate: float | None = Field(description="completed / (completed + failed), 0–1.")
-    mean_duration_seconds: float | None = Field(
-        description=f"Over the latest {DURATION_SAMPLE} completed builds."
-    )
-    p95_duration_seconds: float | None
-    recent_builds: list[Build]
-
-
-async def _repo(session: SessionDep) -> BuildRepository:
-    return BuildRepository(session)
-
-
-Repo = Annotated[BuildRepository, Depends(_repo)]
+Service = Annotated[Work[DashboardService], Depends(work(DashboardService))]
 
 
 @router.get("/summary", response_model=Summary, responses=responses(401, 403))
-async def summary(_: ReadScope, repo: Repo) -> Summary:
-    counts = await repo.counts()
-    catalog = [CatalogRepository(spec, repo.session) for spec in (PLATFORMS, PROJECTS)]
-    return Summary(
-        total_builds=sum(counts.values()),
-        active_builds=counts.get("pending", 0) + counts.get("in_progress", 0),
-        completed_builds=counts.get("completed", 0),
-        failed_builds=counts.get("failed", 0),
-        cancelled_builds=counts.get("cancelled", 0),
-        pending_builds=counts.get("pending", 0),
-        platforms=await catalog[0].count_active(),
-        projects=await catalog[1].count_active(),
-    )
+async def summary(_: ReadScope, svc: Service) -> Summary:
+    return await svc.read(DashboardService.summary)
 
 
 @router.get("/recent", response_model=list[Build], responses=responses(401, 403, 422))
 async def recent(
-    _: ReadScope, repo: Repo, limit: Annotated[int, Query(ge=1, le=100)] = 10
+    _: ReadScope, svc: Service, limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> list[Build]:
-    return [views.build(b) for b in await repo.search(BuildFilters(), 0, limit)]
+    return await svc.read(DashboardService.recent, limit)
 
 
 @router.get(
     "/platform/{platform_id}", response_model=PlatformStats, responses=responses(401, 403, 404, 422)
 )
-async def platform(platform_id: PathId, _: ReadScope, repo: Repo) -> PlatformStats:
-    await CatalogService(CatalogRepository(PLATFORMS, repo.session)).get(platform_id)
-    counts = await repo.counts(platform_id)
-    done = counts.get("completed", 0) + counts.get("failed", 0)
-    durations: list[float] = sorted(await repo.finished_durations(platform_id, DURATION_SAMPLE))
-    recent_rows = await repo.search(BuildFilters(platform_id=platform_id), 0, 10)
-    return PlatformStats(
-        platform_id=platform_id,
-        total_builds=sum(counts.values()),
-        by_status=counts,
-        success_rate=round(counts.get("completed", 0) / done, 4) if done else None,
-        mean_duration_seconds=round(sum(durations) / len(durations), 3) if durations else None,
-        p95_duration_seconds=_percentile(durations, 0.95),
-        recent_builds=[views.build(b) for b in recent_rows],
-    )
-
-
-def _percentile(ordered: list[float], q: float) -> float | None:
-    if not ordered:
-        return None
-    index = max(0, math.ceil(q * len(ordered)) - 1)
-    return round(ordered[index], 3)
+async def platform(platform_id: PathId, _: ReadScope, svc: Service) -> PlatformStats:
+    return await svc.read(DashboardService.platform, platform_id)

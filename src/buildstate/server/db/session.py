@@ -1,21 +1,30 @@
-"""The request-scoped session: one transaction per request, committed once.
+"""A request's access to the database: ``Work[Service]``, one unit of work per call.
 
-The dependency uses FastAPI's ``scope="function"`` so that the commit happens before the
-response is sent: a client never sees a 2xx for a write that did not commit.
+Endpoints hand a service method and its arguments to :meth:`Work.read` or
+:meth:`Work.write`; the method runs synchronously on a database thread with a service
+built over that unit's session (see :mod:`buildstate.server.db.engine`). A write returns
+only once it has committed, together with its audit record, so a client never sees a 2xx
+for a write that is not durable.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Concatenate, Generic, ParamSpec, TypeVar
 
-from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import Request, Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from buildstate.server.audit.recorder import add_to_transaction, mark_recorded
 from buildstate.server.db.engine import Database
 
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+if TYPE_CHECKING:
+    from buildstate.server.idempotency.service import Idempotency
+
+S = TypeVar("S")
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def get_database(request: Request) -> Database:
@@ -23,36 +32,61 @@ def get_database(request: Request) -> Database:
     return db
 
 
-async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    db = get_database(request)
-    factory = db.read_sessions if request.method in _READ_METHODS else db.write_sessions
-    async with factory() as session:
-        try:
-            yield session
-            recorded = add_to_transaction(request, session)
-            await session.commit()
-            if recorded:
-                mark_recorded(request)
-        except BaseException:
-            await session.rollback()
-            raise
+class Work(Generic[S]):
+    def __init__(self, request: Request, make: Callable[[Session], S]) -> None:
+        self.request = request
+        self.db = get_database(request)
+        self.make = make
+
+    async def read(self, fn: Callable[Concatenate[S, P], T], *args: P.args, **kw: P.kwargs) -> T:
+        make = self.make
+        return await self.db.read(lambda session: fn(make(session), *args, **kw))
+
+    async def write(self, fn: Callable[Concatenate[S, P], T], *args: P.args, **kw: P.kwargs) -> T:
+        make = self.make
+        return await self._write(lambda session: fn(make(session), *args, **kw))
+
+    async def write_once(
+        self,
+        key: Idempotency,
+        status_code: int,
+        body: BaseModel | None,
+        fn: Callable[Concatenate[S, P], BaseModel],
+        *args: P.args,
+        **kw: P.kwargs,
+    ) -> Response:
+        """A write that an ``Idempotency-Key`` makes safe to retry (see
+        :mod:`buildstate.server.idempotency.service`); the JSON response."""
+        make = self.make
+        return await self._write(
+            lambda session: key.run(
+                session, status_code, body, lambda: fn(make(session), *args, **kw)
+            )
+        )
+
+    async def _write(self, fn: Callable[[Session], T]) -> T:
+        request = self.request
+
+        def unit(session: Session) -> T:
+            result = fn(session)
+            add_to_transaction(request, session)
+            session.flush()
+            return result
+
+        result = await self.db.write(unit)
+        mark_recorded(request)
+        return result
 
 
-async def _read_only_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A reader for a POST that writes nothing itself (a login): on SQLite it must not
-    hold the single writer connection while a password hash is checked. The audit
-    middleware records the request afterwards."""
-    async with get_database(request).read_sessions() as session:
-        try:
-            yield session
-        finally:
-            await session.rollback()  # ends the read transaction; nothing was written
+def work(make: Callable[[Session], S]) -> Callable[[Request], Awaitable[Work[S]]]:
+    """The dependency that gives an endpoint ``Work`` over services made by ``make``."""
+
+    async def dependency(request: Request) -> Work[S]:  # async: no thread hop
+        return Work(request, make)
+
+    return dependency
 
 
-def dialect_of(session: AsyncSession) -> str:
+def dialect_of(session: Session) -> str:
     """``"sqlite"`` or ``"postgresql"``: for the few statements that differ."""
     return session.get_bind().dialect.name
-
-
-SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
-ReadOnlySessionDep = Annotated[AsyncSession, Depends(_read_only_session, scope="function")]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
@@ -18,10 +18,9 @@ from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from buildstate.server.auth.principal import Authenticated, Principal
-from buildstate.server.db.session import SessionDep
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Conflict, Unprocessable
 from buildstate.server.idempotency.models import IdempotencyRecord
@@ -39,25 +38,28 @@ KeyHeader = Annotated[
 
 
 class Idempotency:
-    def __init__(
-        self, session: AsyncSession, principal: Principal, key: str | None, request: Request
-    ) -> None:
-        self.session = session
+    """One request's key (or none); :meth:`run` runs inside the write's unit of work."""
+
+    def __init__(self, principal: Principal, key: str | None, request: Request) -> None:
         self.owner = principal.user_id or principal.credential_id
         self.key = key
         self.method = request.method
         self.path = request.url.path
 
-    async def run(
-        self, status_code: int, body: BaseModel | None, write: Callable[[], Awaitable[BaseModel]]
+    def run(
+        self,
+        session: Session,
+        status_code: int,
+        body: BaseModel | None,
+        write: Callable[[], BaseModel],
     ) -> Response:
         if self.key is None:
-            return _json(status_code, (await write()).model_dump_json().encode())
+            return _json(status_code, write().model_dump_json().encode())
         digest = self._digest(body)
-        if replay := await self._replay(digest):
+        if replay := self._replay(session, digest):
             return replay
         if next(_claims) % PURGE_EVERY == 0:
-            await purge_expired(self.session)
+            purge_expired(session)
         claim = IdempotencyRecord(
             principal=self.owner,
             key=self.key,
@@ -67,28 +69,27 @@ class Idempotency:
             status_code=0,
             response_body=b"",
         )
-        self.session.add(claim)
         try:
-            await self.session.flush()
+            with session.begin_nested():  # a failed claim must not undo the whole unit
+                session.add(claim)
         except IntegrityError:  # a concurrent request with this key committed first
-            await self.session.rollback()
-            if replay := await self._replay(digest):
+            if replay := self._replay(session, digest):
                 return replay
             raise Conflict("a request with this Idempotency-Key is in progress; retry") from None
-        payload = (await write()).model_dump_json().encode()
+        payload = write().model_dump_json().encode()
         claim.status_code, claim.response_body = status_code, payload
-        await self.session.flush()
+        session.flush()
         return _json(status_code, payload)
 
     def _digest(self, body: BaseModel | None) -> str:
         canonical = body.model_dump_json() if body is not None else ""
         return hashlib.sha256(f"{self.method} {self.path}\n{canonical}".encode()).hexdigest()
 
-    async def _replay(self, digest: str) -> Response | None:
+    def _replay(self, session: Session, digest: str) -> Response | None:
         query = select(IdempotencyRecord).where(
             IdempotencyRecord.principal == self.owner, IdempotencyRecord.key == self.key
         )
-        record = (await self.session.scalars(query)).first()
+        record = session.scalars(query).first()
         if record is None:
             return None
         if record.request_hash != digest:
@@ -106,9 +107,9 @@ def _json(status_code: int, payload: bytes) -> Response:
 
 
 async def _idempotency(
-    request: Request, session: SessionDep, principal: Authenticated, key: KeyHeader = None
+    request: Request, principal: Authenticated, key: KeyHeader = None
 ) -> Idempotency:
-    return Idempotency(session, principal, key, request)
+    return Idempotency(principal, key, request)
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]
@@ -121,11 +122,11 @@ PURGE_EVERY = 1000  # keyed writes per process between two clean-ups
 _claims = itertools.count(1)
 
 
-async def purge_expired(session: AsyncSession) -> int:
+def purge_expired(session: Session) -> int:
     """Forget keys older than :data:`KEY_LIFETIME` (in the caller's transaction); returns
     how many. Run at start and every :data:`PURGE_EVERY` keyed writes: an indexed delete,
     with no background task to manage."""
-    result = await session.execute(
+    result = session.execute(
         delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - KEY_LIFETIME)
     )
     return int(getattr(result, "rowcount", 0) or 0)

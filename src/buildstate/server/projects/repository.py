@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from buildstate.server.projects.models import StateCodeDefinition
 
@@ -13,18 +13,18 @@ _CODE = re.compile(r"[0-9]{1,3}")  # ASCII digits only: "²".isdigit() is true
 
 
 class StateCodeRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
 
-    async def for_project(self, project_id: str) -> list[StateCodeDefinition]:
+    def for_project(self, project_id: str) -> list[StateCodeDefinition]:
         query = (
             select(StateCodeDefinition)
             .where(StateCodeDefinition.project_id == project_id)
             .order_by(StateCodeDefinition.state_code)
         )
-        return list((await self.session.scalars(query)).all())
+        return list((self.session.scalars(query)).all())
 
-    async def get(self, project_id: str, ref: str) -> StateCodeDefinition | None:
+    def get(self, project_id: str, ref: str) -> StateCodeDefinition | None:
         """By id, or by the code itself (``/state-codes/25``)."""
         match = (
             StateCodeDefinition.state_code == int(ref)
@@ -34,19 +34,17 @@ class StateCodeRepository:
         query = select(StateCodeDefinition).where(
             StateCodeDefinition.project_id == project_id, match
         )
-        return (await self.session.scalars(query)).first()
+        return (self.session.scalars(query)).first()
 
-    async def by_code(self, project_id: str, code: int) -> StateCodeDefinition | None:
+    def by_code(self, project_id: str, code: int) -> StateCodeDefinition | None:
         query = select(StateCodeDefinition).where(
             StateCodeDefinition.project_id == project_id, StateCodeDefinition.state_code == code
         )
-        return (await self.session.scalars(query)).first()
+        return (self.session.scalars(query)).first()
 
-    async def add(self, row: StateCodeDefinition) -> None:
+    def add(self, row: StateCodeDefinition) -> None:
         self.session.add(row)
-        await self.session.flush()
+        self.session.flush()
 
-    async def delete(self, row: StateCodeDefinition) -> None:
-        await self.session.execute(
-            delete(StateCodeDefinition).where(StateCodeDefinition.id == row.id)
-        )
+    def delete(self, row: StateCodeDefinition) -> None:
+        self.session.execute(delete(StateCodeDefinition).where(StateCodeDefinition.id == row.id))

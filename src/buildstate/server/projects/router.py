@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from buildstate.server.auth.principal import AdminScope, ReadScope, WriteScope
-from buildstate.server.db.session import SessionDep
+from buildstate.server.db.session import Work, work
 from buildstate.server.openapi import responses
 from buildstate.server.projects.models import StateCodeDefinition
 from buildstate.server.projects.repository import StateCodeRepository
@@ -15,12 +15,9 @@ from buildstate.server.projects.schemas import StateCodeCreate, StateCodeRead, S
 from buildstate.server.projects.service import StateCodeService
 from buildstate.server.validation import PathId
 
-
-async def _service(session: SessionDep) -> StateCodeService:
-    return StateCodeService(StateCodeRepository(session))
-
-
-Service = Annotated[StateCodeService, Depends(_service)]
+Service = Annotated[
+    Work[StateCodeService], Depends(work(lambda s: StateCodeService(StateCodeRepository(s))))
+]
 router = APIRouter(prefix="/projects/{project_id}/state-codes", tags=["state codes"])
 
 
@@ -31,14 +28,14 @@ async def create_state_code(
     project_id: PathId, body: StateCodeCreate, _: WriteScope, svc: Service
 ) -> StateCodeDefinition:
     """Define a state code. Once a project has any, its builds may report only those."""
-    return await svc.create(project_id, body)
+    return await svc.write(StateCodeService.create, project_id, body)
 
 
 @router.get("", response_model=list[StateCodeRead], responses=responses(401, 403, 404, 422))
 async def list_state_codes(
     project_id: PathId, _: ReadScope, svc: Service
 ) -> list[StateCodeDefinition]:
-    return await svc.for_project(project_id)
+    return await svc.read(StateCodeService.for_project, project_id)
 
 
 @router.get(
@@ -48,7 +45,7 @@ async def get_state_code(
     project_id: PathId, state_code_id: PathId, _: ReadScope, svc: Service
 ) -> StateCodeDefinition:
     """By id, or by the code itself (`/projects/p/state-codes/25`)."""
-    return await svc.get(project_id, state_code_id)
+    return await svc.read(StateCodeService.get, project_id, state_code_id)
 
 
 @router.put(
@@ -57,7 +54,7 @@ async def get_state_code(
 async def update_state_code(
     project_id: PathId, state_code_id: PathId, body: StateCodeUpdate, _: WriteScope, svc: Service
 ) -> StateCodeDefinition:
-    return await svc.update(project_id, state_code_id, body)
+    return await svc.write(StateCodeService.update, project_id, state_code_id, body)
 
 
 @router.delete(
@@ -69,5 +66,5 @@ async def update_state_code(
 async def delete_state_code(
     project_id: PathId, state_code_id: PathId, _: AdminScope, svc: Service
 ) -> Response:
-    await svc.delete(project_id, state_code_id)
+    await svc.write(StateCodeService.delete, project_id, state_code_id)
     return Response(status_code=204)

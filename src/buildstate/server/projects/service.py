@@ -18,41 +18,41 @@ class StateCodeService:
         self.repo = repo
         self.projects = CatalogService(CatalogRepository(PROJECTS, repo.session))
 
-    async def for_project(self, project_id: str) -> list[StateCodeDefinition]:
-        await self.projects.get(project_id)
-        return await self.repo.for_project(project_id)
+    def for_project(self, project_id: str) -> list[StateCodeDefinition]:
+        self.projects.get(project_id)
+        return self.repo.for_project(project_id)
 
-    async def get(self, project_id: str, ref: str) -> StateCodeDefinition:
-        await self.projects.get(project_id)
-        row = await self.repo.get(project_id, ref)
+    def get(self, project_id: str, ref: str) -> StateCodeDefinition:
+        self.projects.get(project_id)
+        row = self.repo.get(project_id, ref)
         if row is None:
             raise NotFound(f"State code {ref!r} not found in project {project_id!r}")
         return row
 
-    async def create(self, project_id: str, body: StateCodeCreate) -> StateCodeDefinition:
-        await self.projects.get_active(project_id, "project_id")
-        await self._check_free(project_id, body.state_code)
+    def create(self, project_id: str, body: StateCodeCreate) -> StateCodeDefinition:
+        self.projects.get_active(project_id, "project_id")
+        self._check_free(project_id, body.state_code)
         row = StateCodeDefinition(id=str(uuid.uuid4()), project_id=project_id, **body.model_dump())
-        await self.repo.add(row)
+        self.repo.add(row)
         return row
 
-    async def update(self, project_id: str, ref: str, body: StateCodeUpdate) -> StateCodeDefinition:
-        row = await self.get(project_id, ref)
+    def update(self, project_id: str, ref: str, body: StateCodeUpdate) -> StateCodeDefinition:
+        row = self.get(project_id, ref)
         changes = body.model_dump(exclude_unset=True)
         for field in ("state_code", "is_blocking"):
             if field in changes and changes[field] is None:
                 raise Unprocessable(f"{field} cannot be null")
         if "state_code" in changes and changes["state_code"] != row.state_code:
-            await self._check_free(project_id, changes["state_code"])
+            self._check_free(project_id, changes["state_code"])
         for field, value in changes.items():
             setattr(row, field, value)
         row.updated_at = utcnow()
-        await self.repo.session.flush()
+        self.repo.session.flush()
         return row
 
-    async def delete(self, project_id: str, ref: str) -> None:
-        await self.repo.delete(await self.get(project_id, ref))
+    def delete(self, project_id: str, ref: str) -> None:
+        self.repo.delete(self.get(project_id, ref))
 
-    async def _check_free(self, project_id: str, code: int) -> None:
-        if await self.repo.by_code(project_id, code) is not None:
+    def _check_free(self, project_id: str, code: int) -> None:
+        if self.repo.by_code(project_id, code) is not None:
             raise Conflict(f"State code {code} already exists in project {project_id!r}")

@@ -1,16 +1,13 @@
-"""Alembic environment: runs migrations over the async engine of the configured database."""
+"""Alembic environment: runs migrations on the configured database."""
 
 from __future__ import annotations
 
-import asyncio
-
 from alembic import context
-from sqlalchemy import pool, text
+from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from buildstate.server.db.base import load_models
-from buildstate.server.db.engine import async_url, sqlite_path
+from buildstate.server.db.engine import driver_url, sqlite_path
 from buildstate.server.settings import Settings
 
 _MIGRATION_LOCK = 0x6275696C64  # "build": the advisory lock replicas share while migrating
@@ -42,22 +39,24 @@ def _run(connection: Connection) -> None:
             connection.commit()
 
 
-async def _run_async() -> None:
-    url = async_url(_settings().database_url)
+def _run_online() -> None:
+    url = driver_url(_settings().database_url)
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    engine = create_engine(url, poolclass=pool.NullPool)
     try:
-        async with engine.connect() as connection:
-            await connection.run_sync(_run)
+        with engine.connect() as connection:
+            _run(connection)
     finally:
-        await engine.dispose()
+        engine.dispose()
 
 
 if context.is_offline_mode():
-    context.configure(url=str(async_url(_settings().database_url)), target_metadata=target_metadata)
+    context.configure(
+        url=str(driver_url(_settings().database_url)), target_metadata=target_metadata
+    )
     with context.begin_transaction():
         context.run_migrations()
 else:
-    asyncio.run(_run_async())
+    _run_online()
