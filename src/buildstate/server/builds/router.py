@@ -13,6 +13,7 @@ from buildstate.server.builds.service import BuildService
 from buildstate.server.builds.statemachine import BuildStatus
 from buildstate.server.db.session import Work, work
 from buildstate.server.errors import Unprocessable
+from buildstate.server.http import json_response
 from buildstate.server.idempotency.service import IdempotencyDep
 from buildstate.server.openapi import responses
 from buildstate.server.validation import Limit, PathId, QueryMoment, QueryText, Skip
@@ -21,6 +22,7 @@ Service = Annotated[
     Work[BuildService], Depends(work(lambda session: BuildService(BuildRepository(session))))
 ]
 router = APIRouter(prefix="/builds", tags=["builds"])
+# The hot reads return JSON bytes (see views.to_json); response_model documents them.
 WRITE_ERRORS = responses(401, 403, 404, 409, 422)
 READ_ERRORS = responses(401, 403, 404, 422)
 
@@ -70,20 +72,18 @@ async def create_build(
 async def list_builds(
     _: ReadScope,
     svc: Service,
-    response: Response,
     filters: Annotated[BuildFilters, Depends(_filters)],
     skip: Skip = 0,
     limit: Limit = 100,
-) -> list[s.Build]:
+) -> Response:
     """Newest first. The total matching count is in the `X-Total-Count` header."""
-    builds, total = await svc.read(BuildService.search, filters, skip, limit)
-    response.headers["X-Total-Count"] = str(total)
-    return builds
+    page, total = await svc.read(BuildService.search, filters, skip, limit)
+    return json_response(page, headers={"X-Total-Count": str(total)})
 
 
 @router.get("/{build_id}", response_model=s.BuildDetail, responses=READ_ERRORS)
-async def get_build(build_id: PathId, _: ReadScope, svc: Service) -> s.BuildDetail:
-    return await svc.read(BuildService.get, build_id)
+async def get_build(build_id: PathId, _: ReadScope, svc: Service) -> Response:
+    return json_response(await svc.read(BuildService.get, build_id))
 
 
 @router.post("/{build_id}/state", response_model=s.StateReported, responses=WRITE_ERRORS)

@@ -50,19 +50,23 @@ class BuildService:
         self.repo = repo
 
     # -- reads -------------------------------------------------------------------------
-    def get(self, build_id: str) -> s.BuildDetail:
-        row = self._build(build_id)
-        failures = [views.failure(f) for f in self.repo.failures(build_id)]
-        return views.build(row, s.BuildDetail, failures=failures)
+    def get(self, build_id: str) -> bytes:
+        """``BuildDetail`` as JSON."""
+        row = self.repo.row(build_id)
+        if row is None:
+            raise self._missing(build_id)
+        failures = [views.failure_fields(f) for f in self.repo.failures(build_id)]
+        return views.to_json({**views.build_fields(row), "failures": failures})
 
-    def search(self, filters: BuildFilters, skip: int, limit: int) -> tuple[list[s.Build], int]:
+    def search(self, filters: BuildFilters, skip: int, limit: int) -> tuple[bytes, int]:
+        """A page of ``Build`` as a JSON list, and the total matching count."""
         rows = self.repo.search(filters, skip, limit)
         if filters.counter_answerable:
             counts = self.repo.counts(filters.platform_id)
             total = counts.get(filters.status, 0) if filters.status else sum(counts.values())
         else:
             total = self.repo.count(filters)
-        return [views.build(r) for r in rows], total
+        return views.to_json([views.build_fields(r) for r in rows]), total
 
     def state(self, build_id: str) -> s.BuildStateView:
         row = self._build(build_id)
@@ -200,8 +204,12 @@ class BuildService:
     def _build(self, build_id: str, *, for_update: bool = False) -> Build:
         row = self.repo.get(build_id, for_update=for_update)
         if row is None:
-            raise NotFound(f"Build with id {build_id!r} not found")
+            raise self._missing(build_id)
         return row
+
+    @staticmethod
+    def _missing(build_id: str) -> NotFound:
+        return NotFound(f"Build with id {build_id!r} not found")
 
     def _rules(self, row: Build) -> Rules:
         return Rules.of(row.project_id, self.repo.project_codes(row.project_id))

@@ -40,7 +40,7 @@ Unit = Callable[[Session], T]
 log = logging.getLogger("buildstate.db")
 
 _DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
-SQLITE_READERS = 4
+SQLITE_READERS = 1
 POSTGRES_POOL = 10
 MAX_BATCH = 64  # writes committed together at most (bounds one transaction's size)
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from buildstate.server.auth.principal import Authenticated, Principal
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Conflict, Unprocessable
+from buildstate.server.http import json_response
 from buildstate.server.idempotency.models import IdempotencyRecord
 
 KeyHeader = Annotated[
@@ -54,7 +55,7 @@ class Idempotency:
         write: Callable[[], BaseModel],
     ) -> Response:
         if self.key is None:
-            return _json(status_code, write().model_dump_json().encode())
+            return json_response(write().model_dump_json(), status_code)
         digest = self._digest(body)
         if replay := self._replay(session, digest):
             return replay
@@ -79,7 +80,7 @@ class Idempotency:
         payload = write().model_dump_json().encode()
         claim.status_code, claim.response_body = status_code, payload
         session.flush()
-        return _json(status_code, payload)
+        return json_response(payload, status_code)
 
     def _digest(self, body: BaseModel | None) -> str:
         canonical = body.model_dump_json() if body is not None else ""
@@ -97,13 +98,9 @@ class Idempotency:
                 f"Idempotency-Key {self.key!r} was already used for a different request "
                 f"({record.method} {record.path} with another body); use a new key"
             )
-        response = _json(record.status_code, record.response_body)
+        response = json_response(record.response_body, record.status_code)
         response.headers["Idempotent-Replayed"] = "true"
         return response
-
-
-def _json(status_code: int, payload: bytes) -> Response:
-    return Response(payload, status_code=status_code, media_type="application/json")
 
 
 async def _idempotency(
