@@ -19,7 +19,7 @@ from buildstate.server.audit.recorder import AuditMiddleware
 from buildstate.server.audit.router import router as audit_router
 from buildstate.server.auth.principal import parse_static_keys
 from buildstate.server.auth.router import router as auth_router
-from buildstate.server.auth.throttle import LoginThrottle
+from buildstate.server.auth.throttle import BadCredentialThrottle, LoginThrottle
 from buildstate.server.builds.router import router as builds_router
 from buildstate.server.catalog.resources import ALL as CATALOG
 from buildstate.server.catalog.router import catalog_router
@@ -96,6 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
             expose_headers=["X-Request-ID", "X-Total-Count", "ETag", "Retry-After"],
         )
+    app.add_middleware(
+        BadCredentialThrottle,
+        limit=settings.auth_max_failures_per_address,
+        window_seconds=settings.auth_failure_window_seconds,
+    )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware)  # outermost: sees every response, even a 413
     # FastAPI tries routes in order, at a cost per route: the hot ones go first.

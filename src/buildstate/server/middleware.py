@@ -93,16 +93,28 @@ class RequestContextMiddleware:
 
     async def _too_large(self, send: Send, rid: str) -> None:
         detail = str(BodyTooLarge(self.max_body_bytes))
-        await _send_json(send, 413, {"detail": detail, "request_id": rid}, close=True)
+        await send_json(send, 413, {"detail": detail, "request_id": rid}, close=True)
 
     async def _error(self, send: Send, rid: str) -> None:
         detail = "Internal server error; the server log has the details"
-        await _send_json(send, 500, {"detail": detail, "request_id": rid}, close=False)
+        await send_json(send, 500, {"detail": detail, "request_id": rid}, close=False)
 
 
-async def _send_json(send: Send, status: int, payload: dict[str, str], *, close: bool) -> None:
+async def send_json(
+    send: Send,
+    status: int,
+    payload: dict[str, str],
+    *,
+    close: bool,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """A JSON error response straight from middleware (no route was involved)."""
     body = orjson.dumps(payload)
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *(headers or []),
+    ]
     if close:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -28,5 +28,8 @@ _DESCRIPTIONS = {
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route: each code with the error body it returns."""
+    """``responses=`` for a route: each code with the error body it returns. Whatever can
+    answer 401 can also answer 429 (an address that sent too many invalid credentials)."""
+    if 401 in codes and 429 not in codes:
+        codes = (*codes, 429)
     return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}

@@ -113,6 +113,19 @@ class Settings(BaseSettings):
         validation_alias=_env("BUILDSTATE_LOGIN_WINDOW_SECONDS"),
         description="The sliding window failed logins are counted in.",
     )
+    auth_max_failures_per_address: int = Field(
+        50,
+        ge=1,
+        validation_alias=_env("BUILDSTATE_AUTH_MAX_FAILURES_PER_ADDRESS"),
+        description="Requests with an invalid API key or token per client address within "
+        "the window before that address's credentialed requests get 429 (before any work).",
+    )
+    auth_failure_window_seconds: int = Field(
+        60,
+        ge=1,
+        validation_alias=_env("BUILDSTATE_AUTH_FAILURE_WINDOW_SECONDS"),
+        description="The sliding window invalid credentials are counted in.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias=_env("BUILDSTATE_CORS_ORIGINS"),
