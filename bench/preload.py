@@ -3,7 +3,7 @@
 The catalog rows the builds point at are created through the API first (``seed_catalog``),
 then the builds, ~6 history rows each and a failure per failed build go in with the raw
 driver: ``sqlite3.executemany`` (indexes dropped during the load, recreated after) or
-asyncpg's binary ``COPY``. ``build_counters`` is recomputed from ``builds`` at the end.
+psycopg's ``COPY``. ``build_counters`` is recomputed from ``builds`` at the end.
 
 Build ``i`` (0 ≤ i < N) has id ``id_of(i)`` and its shape depends on ``i % 20``; every
 ``i % 4 == 0`` build is in progress at state 50 with its last report ``in_progress``, so
@@ -12,7 +12,6 @@ Build ``i`` (0 ≤ i < N) has id ``id_of(i)`` and its shape depends on ``i % 20`
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -20,15 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import httpx
+import psycopg
 from sqlalchemy.engine import make_url
 
 from bench.server import API_KEY
 
 PROJECTS = 4
 PLATFORMS = ("aws-commercial", "gcp-bench")  # the first is seeded by development mode
-CHUNK = 50_000
 _START = [(0, "pending"), (10, "in_progress"), (10, "completed"), (25, "in_progress")]
 
 
@@ -126,17 +124,6 @@ class Rows:
                 )  # fmt: skip
 
 
-def chunks(rows: Iterator[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
-    chunk: list[tuple[Any, ...]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 TABLES = ("builds", "build_states", "build_failures")
 COLUMNS = {"builds": 17, "build_states": 8, "build_failures": 11}
 COUNTERS = (
@@ -155,7 +142,7 @@ def load(database_url: str, n: int) -> None:
         assert url.database is not None
         _load_sqlite(url.database, n)
     else:
-        asyncio.run(_load_postgres(url.set(drivername="postgresql").render_as_string(False), n))
+        _load_postgres(url.set(drivername="postgresql").render_as_string(False), n)
 
 
 def _load_sqlite(path: str, n: int) -> None:
@@ -188,22 +175,21 @@ def _load_sqlite(path: str, n: int) -> None:
         conn.close()
 
 
-async def _load_postgres(dsn: str, n: int) -> None:
-    """Binary ``COPY`` per table in one transaction; then the id sequences and ANALYZE."""
+def _load_postgres(dsn: str, n: int) -> None:
+    """``COPY`` per table in one transaction; then the id sequences and ANALYZE."""
     rows = Rows(n, stamp=lambda d: d, flag=bool)
-    conn = await asyncpg.connect(dsn)
-    try:
-        async with conn.transaction():
+    with psycopg.connect(dsn) as conn:
+        with conn.transaction():
             for table, source in _sources(rows).items():
-                for chunk in chunks(source):
-                    await conn.copy_records_to_table(table, records=chunk)
-            await conn.execute("DELETE FROM build_counters")
-            await conn.execute(COUNTERS)
+                with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+                    for record in source:
+                        copy.write_row(record)
+            conn.execute("DELETE FROM build_counters")
+            conn.execute(COUNTERS)
             for table in TABLES[1:]:
-                await conn.execute(
+                conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
                 )
-        await conn.execute("ANALYZE")
-    finally:
-        await conn.close()
+        conn.autocommit = True
+        conn.execute("ANALYZE")

@@ -30,8 +30,7 @@ SAMPLING_RATE = 200  # per second
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^():]+)(?::\d+)?\)$")
 # What the innermost frame's file is part of: the first matching fragment wins.
 COMPONENTS = (
-    ("aiosqlite/", "aiosqlite: hand-off to/from its thread"),
-    ("asyncpg/", "asyncpg"),
+    ("psycopg/", "psycopg"),
     ("sqlite3/", "sqlite3"),
     ("sqlalchemy/orm/loading.py", "SQLAlchemy ORM: rows to objects"),
     ("sqlalchemy/orm/state.py", "SQLAlchemy ORM: rows to objects"),
@@ -44,7 +43,7 @@ COMPONENTS = (
     ("json/", "column types (datetime, JSON)"),
     ("sqlalchemy/sql/", "SQLAlchemy Core: statements, cache keys, compile"),
     ("sqlalchemy/engine/", "SQLAlchemy engine: execute, results"),
-    ("sqlalchemy/", "SQLAlchemy: other (greenlet bridge, pool)"),
+    ("sqlalchemy/", "SQLAlchemy: other (pool, events)"),
     ("pydantic", "pydantic: models, validation, JSON"),
     ("buildstate/server/builds/views.py", "buildstate views: rows to models"),
     ("buildstate/", "buildstate: other"),
