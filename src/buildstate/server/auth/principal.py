@@ -108,7 +108,7 @@ async def _from_key(
 ) -> Principal:
     parts = security.split_api_token(presented)
     if parts is not None:
-        return await db.read(lambda session: _from_token(AuthRepository(session), keys, *parts))
+        return await db.lookup(lambda session: _from_token(AuthRepository(session), keys, *parts))
     digest = hashlib.sha256(presented.encode()).digest()
     match = None
     for key in static_keys:  # compare with every key: the time taken says nothing
@@ -146,7 +146,7 @@ async def _from_jwt(token: str, request: Request, db: Database) -> Principal:
         )
     except security.InvalidToken as exc:
         raise Unauthorized("Invalid or expired token") from exc
-    user = await db.read(lambda session: AuthRepository(session).get_user(claims.user_id))
+    user = await db.lookup(lambda session: AuthRepository(session).get_user(claims.user_id))
     if user is None or not user.is_active:
         raise Unauthorized("Invalid or expired token")
     level = min(scope_level(claims.scopes), scope_level(user.scopes.split()))

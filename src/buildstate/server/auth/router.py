@@ -74,7 +74,7 @@ async def idm_login(request: Request, body: IdmLogin, svc: Service) -> TokenResp
 @users.get("/me", response_model=UserRead, responses=responses(401))
 async def me(principal: Authenticated, svc: Service) -> UserRead:
     """The caller: a user for a JWT or API token, a synthetic record for a static API key."""
-    return await svc.read(AuthService.me, principal)
+    return await svc.lookup(AuthService.me, principal)
 
 
 @users.post("", status_code=201, response_model=UserRead, responses=responses(401, 403, 409, 422))
@@ -91,7 +91,7 @@ async def list_users(
 
 @users.get("/{user_id}", response_model=UserRead, responses=responses(401, 403, 404, 422))
 async def get_user(user_id: PathId, _: AdminScope, svc: Service) -> UserRead:
-    return await svc.read(AuthService.get_user, user_id)
+    return await svc.lookup(AuthService.get_user, user_id)
 
 
 @users.put("/{user_id}", response_model=UserRead, responses=responses(401, 403, 404, 409, 422))

@@ -214,13 +214,13 @@ async def login(
     loop and outside any transaction (it takes a quarter of a second on purpose)."""
     username, password = credentials
     throttle.check(username, address)
-    user = await users.read(AuthService.active_user_named, username)
+    user = await users.lookup(AuthService.active_user_named, username)
     known = user.password_hash if user is not None else None
     if not await to_thread.run_sync(security.verify_password, password, known) or user is None:
         throttle.failed(username, address)
         raise Unauthorized(BAD_LOGIN)
     throttle.succeeded(username)
-    return await users.read(AuthService.issue_token, user, scope)
+    return await users.lookup(AuthService.issue_token, user, scope)
 
 
 async def password_hash(password: str) -> str:

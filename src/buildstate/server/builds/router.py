@@ -83,7 +83,7 @@ async def list_builds(
 
 @router.get("/{build_id}", response_model=s.BuildDetail, responses=READ_ERRORS)
 async def get_build(build_id: PathId, _: ReadScope, svc: Service) -> Response:
-    return json_response(await svc.read(BuildService.get, build_id))
+    return json_response(await svc.lookup(BuildService.get, build_id))
 
 
 @router.post("/{build_id}/state", response_model=s.StateReported, responses=WRITE_ERRORS)
@@ -97,7 +97,7 @@ async def report_state(
 @router.get("/{build_id}/state", response_model=s.BuildStateView, responses=READ_ERRORS)
 async def get_state(build_id: PathId, _: ReadScope, svc: Service) -> s.BuildStateView:
     """The current state and the full history, oldest first, across attempts."""
-    return await svc.read(BuildService.state, build_id)
+    return await svc.lookup(BuildService.state, build_id)
 
 
 @router.post(
@@ -113,7 +113,7 @@ async def record_failure(
 
 @router.get("/{build_id}/artifacts", response_model=list[s.Artifact], responses=READ_ERRORS)
 async def list_artifacts(build_id: PathId, _: ReadScope, svc: Service) -> list[s.Artifact]:
-    return await svc.read(BuildService.artifacts, build_id)
+    return await svc.lookup(BuildService.artifacts, build_id)
 
 
 @router.get("/{build_id}/resume", response_model=s.ResumePlan, responses=READ_ERRORS)
@@ -124,7 +124,7 @@ async def resume_plan(
     from_state: Annotated[int | None, Query(ge=0, le=100)] = None,
 ) -> s.ResumePlan:
     """Where a resume would start: the last checkpoint, the next state, what is skipped."""
-    return await svc.read(BuildService.resume_plan, build_id, from_state)
+    return await svc.lookup(BuildService.resume_plan, build_id, from_state)
 
 
 @router.post("/{build_id}/resume", response_model=s.ResumePlan, responses=WRITE_ERRORS)

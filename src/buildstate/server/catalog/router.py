@@ -65,7 +65,7 @@ def catalog_router(spec: CatalogSpec) -> APIRouter:
         responses=responses(401, 403, 404, 422),
     )
     async def get(entry_id: PathId, _: ReadScope, svc: Service, response: Response) -> Any:
-        entry = await svc.read(CatalogService.get, entry_id)
+        entry = await svc.lookup(CatalogService.get, entry_id)
         response.headers["ETag"] = etag(entry)
         return entry
 

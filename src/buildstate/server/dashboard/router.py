@@ -20,7 +20,7 @@ Service = Annotated[Work[DashboardService], Depends(work(DashboardService))]
 
 @router.get("/summary", response_model=Summary, responses=responses(401, 403))
 async def summary(_: ReadScope, svc: Service) -> Summary:
-    return await svc.read(DashboardService.summary)
+    return await svc.lookup(DashboardService.summary)
 
 
 @router.get("/recent", response_model=list[Build], responses=responses(401, 403, 422))

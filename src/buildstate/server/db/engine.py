@@ -1,7 +1,8 @@
 """The configured database, and the one way requests use it: a unit of work.
 
 A request's database work is one synchronous function, ``fn(session)``, run on a database
-thread in one hop from the event loop (:meth:`Database.read`, :meth:`Database.write`).
+thread in one hop from the event loop (:meth:`Database.read`, :meth:`Database.write`), or
+for a bounded SQLite read, on the event loop itself (:meth:`Database.lookup`).
 Running it as a unit keeps the event loop free of per-statement hand-offs, which cost far
 more than the statements themselves, and keeps a transaction as short as its statements.
 
@@ -201,6 +202,18 @@ class Database:
     async def read(self, fn: Unit[T]) -> T:
         """``fn(session)`` in a read transaction on a reader; its result."""
         return await self._in_thread(self._read_pool, self._read_sessions, fn, commit=False)
+
+    async def lookup(self, fn: Unit[T]) -> T:
+        """:meth:`read` for a read of bounded cost: rows found by key or index, never a
+        scan (one build and its history, a counter, a token). On SQLite it runs right
+        here on the event loop: such a read takes a fraction of a millisecond, less than
+        the hand-off to a thread and back, and the GIL would serialize it anyway. On
+        PostgreSQL it is a network round trip and goes to the thread pool like any read.
+        """
+        if self._group is None:
+            return await self.read(fn)
+        with self._read_sessions() as session:
+            return fn(session)
 
     async def write(self, fn: Unit[T]) -> T:
         """``fn(session)`` in a write transaction; returns once it has committed, so a

@@ -42,6 +42,11 @@ class Work(Generic[S]):
         make = self.make
         return await self.db.read(lambda session: fn(make(session), *args, **kw))
 
+    async def lookup(self, fn: Callable[Concatenate[S, P], T], *args: P.args, **kw: P.kwargs) -> T:
+        """:meth:`read` for a read of bounded cost (see :meth:`Database.lookup`)."""
+        make = self.make
+        return await self.db.lookup(lambda session: fn(make(session), *args, **kw))
+
     async def write(self, fn: Callable[Concatenate[S, P], T], *args: P.args, **kw: P.kwargs) -> T:
         make = self.make
         return await self._write(lambda session: fn(make(session), *args, **kw))

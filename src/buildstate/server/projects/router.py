@@ -35,7 +35,7 @@ async def create_state_code(
 async def list_state_codes(
     project_id: PathId, _: ReadScope, svc: Service
 ) -> list[StateCodeDefinition]:
-    return await svc.read(StateCodeService.for_project, project_id)
+    return await svc.lookup(StateCodeService.for_project, project_id)
 
 
 @router.get(
@@ -45,7 +45,7 @@ async def get_state_code(
     project_id: PathId, state_code_id: PathId, _: ReadScope, svc: Service
 ) -> StateCodeDefinition:
     """By id, or by the code itself (`/projects/p/state-codes/25`)."""
-    return await svc.read(StateCodeService.get, project_id, state_code_id)
+    return await svc.lookup(StateCodeService.get, project_id, state_code_id)
 
 
 @router.put(
