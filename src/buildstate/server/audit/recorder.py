@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from buildstate.server.audit.models import AuditRecord
 from buildstate.server.db.engine import Database
+from buildstate.server.db.rows import insert_row
 
 log = logging.getLogger("buildstate.audit")
 
@@ -56,13 +58,13 @@ def record_for(scope: Scope, status: int) -> AuditRecord:
     )
 
 
-def add_to_transaction(request: Request, session: Any) -> bool:
+def add_to_transaction(request: Request, session: Session) -> bool:
     """The request session calls this just before it commits; ``True`` if it recorded."""
     if request.method not in AUDITED_METHODS:
         return False
     route = request.scope.get("route")
     status = getattr(route, "status_code", None) or 200
-    session.add(record_for(request.scope, status))
+    insert_row(session, record_for(request.scope, status))
     return True
 
 
@@ -100,7 +102,7 @@ class AuditMiddleware:
             return
         record = record_for(scope, status)
         try:
-            await db.write(lambda session: session.add(record))
+            await db.write(lambda session: insert_row(session, record))
         except Exception:  # the response is already out; never turn it into an error
             log.exception(
                 "could not write the audit record of %s %s", scope["method"], scope["path"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, Select, and_, func, select
+from sqlalchemy import Row, Select, Table, and_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -20,6 +20,8 @@ from buildstate.server.builds.models import (
     BuildLabel,
     BuildState,
 )
+from buildstate.server.db.base import Base
+from buildstate.server.db.rows import insert_row, update_row
 from buildstate.server.db.session import dialect_of
 from buildstate.server.projects.models import StateCodeDefinition
 
@@ -27,6 +29,41 @@ _Q = TypeVar("_Q", bound=Select[Any])
 # Reads select from the tables (Core rows, no ORM objects): several times cheaper per row.
 _BUILDS = Build.__table__
 _FAILURES = BuildFailure.__table__
+_STATES = BuildState.__table__
+_COUNTERS = BuildCounter.__table__
+_CODES = StateCodeDefinition.__table__
+
+# The statements of the hot paths, built once: building a statement and computing its
+# cache key cost more than running it on SQLite.
+_BUILD_BY_ID = select(_BUILDS).where(_BUILDS.c.id == bindparam("build_id"))
+_BUILD_FOR_UPDATE = _BUILD_BY_ID.with_for_update()
+_FAILURES_OF = (
+    select(_FAILURES).where(_FAILURES.c.build_id == bindparam("build_id")).order_by(_FAILURES.c.id)
+)
+_LAST_STATE_STATUS = (
+    select(_STATES.c.status)
+    .where(_STATES.c.build_id == bindparam("build_id"))
+    .order_by(_STATES.c.id.desc())
+    .limit(1)
+)
+_PROJECT_CODES = select(_CODES.c.state_code, _CODES.c.is_blocking).where(
+    _CODES.c.project_id == bindparam("project_id")
+)
+_BUMP = {
+    name: dialect_insert(cast(Table, _COUNTERS))
+    .values(
+        platform_id=bindparam("platform_id"), status=bindparam("status"), count=bindparam("delta")
+    )
+    .on_conflict_do_update(
+        index_elements=[_COUNTERS.c.platform_id, _COUNTERS.c.status],
+        set_={"count": _COUNTERS.c.count + bindparam("delta")},
+    )
+    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+_NUMBER_TAKEN = select(_BUILDS.c.id).where(
+    _BUILDS.c.project_id == bindparam("project_id"),
+    _BUILDS.c.build_number == bindparam("build_number"),
+)
 
 
 @dataclass(frozen=True)
@@ -89,34 +126,31 @@ class BuildRepository:
     # -- one build ---------------------------------------------------------------------
     def row(self, build_id: str) -> Row[Any] | None:
         """The build as a read-only row."""
-        query = select(_BUILDS).where(_BUILDS.c.id == build_id)
-        return self.session.connection().execute(query).first()
+        return self.session.connection().execute(_BUILD_BY_ID, {"build_id": build_id}).first()
 
     def get(self, build_id: str, *, for_update: bool = False) -> Build | None:
-        """The build as an object to change."""
-        query = select(Build).where(Build.id == build_id)
-        if for_update and dialect_of(self.session) == "postgresql":
-            query = query.with_for_update()
-        return self.session.scalars(query).first()
+        """The build as an object to change with :meth:`update` (not in the session:
+        see :mod:`buildstate.server.db.rows`). ``for_update`` locks its row on PostgreSQL;
+        on SQLite the writer's ``BEGIN IMMEDIATE`` already excludes other writers."""
+        lock = for_update and dialect_of(self.session) == "postgresql"
+        query = _BUILD_FOR_UPDATE if lock else _BUILD_BY_ID
+        row = self.session.connection().execute(query, {"build_id": build_id}).first()
+        return None if row is None else Build(**row._mapping)
 
     def number_taken(self, project_id: str, build_number: str) -> bool:
-        query = select(Build.id).where(
-            Build.project_id == project_id, Build.build_number == build_number
-        )
-        return (self.session.scalar(query)) is not None
+        params = {"project_id": project_id, "build_number": build_number}
+        return self.session.connection().execute(_NUMBER_TAKEN, params).first() is not None
 
-    def add(self, *rows: object) -> None:
-        self.session.add_all(rows)
-        self.session.flush()
+    def add(self, *rows: Base) -> None:
+        for row in rows:
+            insert_row(self.session, row)
+
+    def update(self, build: Build, **changes: Any) -> None:
+        update_row(self.session, build, **changes)
 
     def last_state_status(self, build_id: str) -> str | None:
-        query = (
-            select(BuildState.status)
-            .where(BuildState.build_id == build_id)
-            .order_by(BuildState.id.desc())
-            .limit(1)
-        )
-        return self.session.scalar(query)
+        params = {"build_id": build_id}
+        return self.session.connection().execute(_LAST_STATE_STATUS, params).scalar()
 
     def last_failure(self, build_id: str) -> BuildFailure | None:
         query = (
@@ -132,8 +166,8 @@ class BuildRepository:
         return list(self.session.scalars(query).all())
 
     def failures(self, build_id: str) -> list[Row[Any]]:
-        query = select(_FAILURES).where(_FAILURES.c.build_id == build_id)
-        return list(self.session.connection().execute(query.order_by(_FAILURES.c.id)).all())
+        params = {"build_id": build_id}
+        return list(self.session.connection().execute(_FAILURES_OF, params).all())
 
     def artifacts(self, build_id: str, *, checkpoints_only: bool = False) -> list[BuildArtifact]:
         query = select(BuildArtifact).where(BuildArtifact.build_id == build_id)
@@ -146,10 +180,8 @@ class BuildRepository:
         return sorted(self.session.scalars(query).all())
 
     def project_codes(self, project_id: str) -> list[tuple[int, bool]]:
-        query = select(StateCodeDefinition.state_code, StateCodeDefinition.is_blocking).where(
-            StateCodeDefinition.project_id == project_id
-        )
-        return [(code, blocking) for code, blocking in (self.session.execute(query)).all()]
+        rows = self.session.connection().execute(_PROJECT_CODES, {"project_id": project_id})
+        return [(code, blocking) for code, blocking in rows]
 
     # -- many builds -------------------------------------------------------------------
     def search(self, f: BuildFilters, skip: int, limit: int) -> list[Row[Any]]:
@@ -184,13 +216,9 @@ class BuildRepository:
             self.bump_counter(platform_id, status, delta)
 
     def bump_counter(self, platform_id: str, status: str, delta: int) -> None:
-        insert = pg_insert if dialect_of(self.session) == "postgresql" else sqlite_insert
-        statement = insert(BuildCounter).values(platform_id=platform_id, status=status, count=delta)
-        statement = statement.on_conflict_do_update(
-            index_elements=[BuildCounter.platform_id, BuildCounter.status],
-            set_={"count": BuildCounter.count + delta},
-        )
-        self.session.execute(statement)
+        statement = _BUMP[dialect_of(self.session)]
+        params = {"platform_id": platform_id, "status": status, "delta": delta}
+        self.session.connection().execute(statement, params)
 
     def counts(self, platform_id: str | None = None) -> dict[str, int]:
         query = select(BuildCounter.status, func.sum(BuildCounter.count)).group_by(

@@ -254,14 +254,16 @@ class BuildService:
         self.repo.add(state)
         if outcome.status != row.status:
             self.repo.move_counter(row.platform_id, row.status, outcome.status)
-        row.status = outcome.status
-        row.current_state = code
-        row.attempt = outcome.attempt
-        row.updated_at = now
-        if outcome.status is BuildStatus.in_progress and row.started_at is None:
-            row.started_at = now
-        row.finished_at = None if outcome.status in ACTIVE else now
-        self.repo.session.flush()
+        started = outcome.status is BuildStatus.in_progress and row.started_at is None
+        self.repo.update(
+            row,
+            status=outcome.status,
+            current_state=code,
+            attempt=outcome.attempt,
+            updated_at=now,
+            started_at=now if started else row.started_at,
+            finished_at=None if outcome.status in ACTIVE else now,
+        )
         return state
 
     def _add_failure(

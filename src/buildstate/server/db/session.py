@@ -75,7 +75,6 @@ class Work(Generic[S]):
         def unit(session: Session) -> T:
             result = fn(session)
             add_to_transaction(request, session)
-            session.flush()
             return result
 
         result = await self.db.write(unit)

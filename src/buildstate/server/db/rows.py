@@ -1,0 +1,72 @@
+"""Writing mapped objects with Core statements, outside the ORM's unit of work.
+
+The hot write paths (state reports, new builds, audit records) build ordinary model
+objects but never add them to the session: these helpers insert and update them with one
+Core statement each. That skips the unit of work's flush, several times the cost of the
+statement itself, and keeps such objects out of the identity map, so that the writes the
+SQLite writer commits together in one transaction never see each other's stale objects.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import Insert, Table, Update, bindparam, insert, inspect, update
+from sqlalchemy.orm import Mapper, Session
+
+from buildstate.server.db.base import Base
+
+
+def _columns(obj: Base, names: set[str] | None = None) -> dict[str, Any]:
+    """The column values set on ``obj``, by column name (``names``: only these attributes)."""
+    state = inspect(obj)
+    values = state.dict
+    return {
+        attr.columns[0].key: values[attr.key]
+        for attr in state.mapper.column_attrs
+        if attr.key in values and (names is None or attr.key in names)
+    }
+
+
+def _key(mapper: Mapper[Any]) -> list[tuple[str, Any]]:
+    """(attribute name, column) of each primary-key column."""
+    return [(mapper.get_property_by_column(c).key, c) for c in mapper.primary_key]
+
+
+@cache
+def _insert(mapper: Mapper[Any]) -> tuple[Insert, Insert | None, str | None]:
+    """INSERT for the mapper's table, built once (SQLAlchemy then also computes its cache
+    key once), and the variant returning a generated integer key with that key's name."""
+    statement = insert(cast(Table, mapper.local_table))
+    for name, column in _key(mapper):
+        if column.autoincrement is True:
+            return statement, statement.returning(column), name
+    return statement, None, None
+
+
+@cache
+def _update(mapper: Mapper[Any]) -> Update:
+    """UPDATE of one row by primary key (bound as ``pk_<column>``), built once."""
+    where = [column == bindparam(f"pk_{column.key}") for _, column in _key(mapper)]
+    return update(cast(Table, mapper.local_table)).where(*where)
+
+
+def insert_row(session: Session, obj: Base) -> None:
+    """INSERT ``obj``; a generated integer primary key is set on it."""
+    plain, returning, generated = _insert(inspect(obj).mapper)
+    values = _columns(obj)
+    connection = session.connection()
+    if returning is not None and generated is not None and getattr(obj, generated) is None:
+        setattr(obj, generated, connection.execute(returning, values).scalar_one())
+    else:
+        connection.execute(plain, values)
+
+
+def update_row(session: Session, obj: Base, **changes: Any) -> None:
+    """Set ``changes`` on ``obj`` and UPDATE its row with them."""
+    for name, value in changes.items():
+        setattr(obj, name, value)
+    mapper = inspect(obj).mapper
+    keys = {f"pk_{column.key}": getattr(obj, name) for name, column in _key(mapper)}
+    session.connection().execute(_update(mapper), {**_columns(obj, set(changes)), **keys})
