@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -260,8 +261,13 @@ def create_database(settings: Settings) -> Database:
         if path is None:
             raise UnsupportedDatabase("an in-memory SQLite database cannot be shared: give a file")
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
-        reader = create_engine(url, pool_size=SQLITE_READERS, max_overflow=0, pool_timeout=60)
+        options: dict[str, Any] = {
+            "max_overflow": 0,
+            "pool_timeout": 60,
+            "json_deserializer": orjson.loads,
+        }
+        writer = create_engine(url, pool_size=1, **options)
+        reader = create_engine(url, pool_size=SQLITE_READERS, **options)
         _configure_sqlite(writer, synchronous=settings.sqlite_synchronous, immediate=True)
         _configure_sqlite(reader, synchronous=settings.sqlite_synchronous, immediate=False)
         db = Database(
