@@ -42,7 +42,7 @@ Unit = Callable[[Session], T]
 log = logging.getLogger("buildstate.db")
 
 _DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
-SQLITE_READERS = 1
+SQLITE_READERS = 2  # reader threads; the GIL makes more pointless
 POSTGRES_POOL = 10
 MAX_BATCH = 64  # writes committed together at most (bounds one transaction's size)
 
@@ -267,7 +267,9 @@ def create_database(settings: Settings) -> Database:
             "json_deserializer": orjson.loads,
         }
         writer = create_engine(url, pool_size=1, **options)
-        reader = create_engine(url, pool_size=SQLITE_READERS, **options)
+        # One connection per reader thread, and one for the event loop's lookups (which
+        # never overlap): a lookup never waits for a connection.
+        reader = create_engine(url, pool_size=SQLITE_READERS + 1, **options)
         _configure_sqlite(writer, synchronous=settings.sqlite_synchronous, immediate=True)
         _configure_sqlite(reader, synchronous=settings.sqlite_synchronous, immediate=False)
         db = Database(
