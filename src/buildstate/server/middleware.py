@@ -29,6 +29,20 @@ _SECURITY_HEADERS = [
 ]
 
 
+class StatusWatch:
+    """A ``send`` that passes every message on and remembers the response's status
+    (``status`` stays ``default`` until a response starts)."""
+
+    def __init__(self, send: Send, default: int) -> None:
+        self._send = send
+        self.status = default
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
+
+
 class BodyTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"Request body is larger than {limit} bytes")

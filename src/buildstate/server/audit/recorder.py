@@ -13,11 +13,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from buildstate.server.audit.models import AuditRecord
 from buildstate.server.db.engine import Database
 from buildstate.server.db.rows import insert_row
+from buildstate.server.middleware import StatusWatch
 
 log = logging.getLogger("buildstate.audit")
 
@@ -82,19 +83,12 @@ class AuditMiddleware:
         if scope["type"] != "http" or scope["method"] not in AUDITED_METHODS:
             await self.app(scope, receive, send)
             return
-        status = 500
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        watch = StatusWatch(send, default=500)
         try:
-            await self.app(scope, receive, capture)
+            await self.app(scope, receive, watch)
         finally:
             if not scope.get("state", {}).get("audited"):
-                await self._write(scope, status)
+                await self._write(scope, watch.status)
 
     async def _write(self, scope: Scope, status: int) -> None:
         db: Database | None = getattr(scope["app"].state, "db", None)

@@ -11,10 +11,10 @@ import math
 import time
 from collections import OrderedDict, deque
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from buildstate.server.errors import TooManyRequests
-from buildstate.server.middleware import send_json
+from buildstate.server.middleware import StatusWatch, send_json
 
 log = logging.getLogger("buildstate.auth")
 
@@ -121,16 +121,9 @@ class BadCredentialThrottle:
                 send, 429, payload, close=False, headers=[(b"retry-after", b"%d" % wait)]
             )
             return
-        status = 0
-
-        async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        watch = StatusWatch(send, default=0)
         await self.app(scope, receive, watch)
-        if status == 401:
+        if watch.status == 401:
             self._window.add(address)
             if self._window.retry_after(address, self.limit) is not None:
                 log.warning("refusing credentials from %s for a while: too many invalid", address)
