@@ -21,6 +21,7 @@ from buildstate.server.builds.models import (
     BuildState,
 )
 from buildstate.server.db.base import Base
+from buildstate.server.db.prepared import Prepared
 from buildstate.server.db.rows import insert_row, update_row
 from buildstate.server.db.session import dialect_of
 from buildstate.server.projects.models import StateCodeDefinition
@@ -33,36 +34,44 @@ _STATES = BuildState.__table__
 _COUNTERS = BuildCounter.__table__
 _CODES = StateCodeDefinition.__table__
 
-# The statements of the hot paths, built once: building a statement and computing its
-# cache key cost more than running it on SQLite.
+# The statements of the hot paths, compiled once and run on the driver (see Prepared).
 _BUILD_BY_ID = select(_BUILDS).where(_BUILDS.c.id == bindparam("build_id"))
-_BUILD_FOR_UPDATE = _BUILD_BY_ID.with_for_update()
-_FAILURES_OF = (
+_BUILD = Prepared(_BUILD_BY_ID)
+_BUILD_FOR_UPDATE = Prepared(_BUILD_BY_ID.with_for_update())
+_FAILURES_OF = Prepared(
     select(_FAILURES).where(_FAILURES.c.build_id == bindparam("build_id")).order_by(_FAILURES.c.id)
 )
-_LAST_STATE_STATUS = (
+_LAST_STATE_STATUS = Prepared(
     select(_STATES.c.status)
     .where(_STATES.c.build_id == bindparam("build_id"))
     .order_by(_STATES.c.id.desc())
     .limit(1)
 )
-_PROJECT_CODES = select(_CODES.c.state_code, _CODES.c.is_blocking).where(
-    _CODES.c.project_id == bindparam("project_id")
+_PROJECT_CODES = Prepared(
+    select(_CODES.c.state_code, _CODES.c.is_blocking).where(
+        _CODES.c.project_id == bindparam("project_id")
+    )
 )
 _BUMP = {
-    name: dialect_insert(cast(Table, _COUNTERS))
-    .values(
-        platform_id=bindparam("platform_id"), status=bindparam("status"), count=bindparam("delta")
-    )
-    .on_conflict_do_update(
-        index_elements=[_COUNTERS.c.platform_id, _COUNTERS.c.status],
-        set_={"count": _COUNTERS.c.count + bindparam("delta")},
+    name: Prepared(
+        dialect_insert(cast(Table, _COUNTERS))
+        .values(
+            platform_id=bindparam("platform_id"),
+            status=bindparam("status"),
+            count=bindparam("delta"),
+        )
+        .on_conflict_do_update(
+            index_elements=[_COUNTERS.c.platform_id, _COUNTERS.c.status],
+            set_={"count": _COUNTERS.c.count + bindparam("delta")},
+        )
     )
     for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
-_NUMBER_TAKEN = select(_BUILDS.c.id).where(
-    _BUILDS.c.project_id == bindparam("project_id"),
-    _BUILDS.c.build_number == bindparam("build_number"),
+_NUMBER_TAKEN = Prepared(
+    select(_BUILDS.c.id).where(
+        _BUILDS.c.project_id == bindparam("project_id"),
+        _BUILDS.c.build_number == bindparam("build_number"),
+    )
 )
 
 
@@ -124,22 +133,21 @@ class BuildRepository:
         self.session = session
 
     # -- one build ---------------------------------------------------------------------
-    def row(self, build_id: str) -> Row[Any] | None:
-        """The build as a read-only row."""
-        return self.session.connection().execute(_BUILD_BY_ID, {"build_id": build_id}).first()
+    def row(self, build_id: str) -> Any:
+        """The build as a read-only row (a named tuple), or ``None``."""
+        return _BUILD.first(self.session, {"build_id": build_id})
 
     def get(self, build_id: str, *, for_update: bool = False) -> Build | None:
         """The build as an object to change with :meth:`update` (not in the session:
         see :mod:`buildstate.server.db.rows`). ``for_update`` locks its row on PostgreSQL;
         on SQLite the writer's ``BEGIN IMMEDIATE`` already excludes other writers."""
         lock = for_update and dialect_of(self.session) == "postgresql"
-        query = _BUILD_FOR_UPDATE if lock else _BUILD_BY_ID
-        row = self.session.connection().execute(query, {"build_id": build_id}).first()
-        return None if row is None else Build(**row._mapping)
+        row = (_BUILD_FOR_UPDATE if lock else _BUILD).first(self.session, {"build_id": build_id})
+        return None if row is None else Build(**row._asdict())
 
     def number_taken(self, project_id: str, build_number: str) -> bool:
         params = {"project_id": project_id, "build_number": build_number}
-        return self.session.connection().execute(_NUMBER_TAKEN, params).first() is not None
+        return _NUMBER_TAKEN.first(self.session, params) is not None
 
     def add(self, *rows: Base) -> None:
         for row in rows:
@@ -150,7 +158,8 @@ class BuildRepository:
 
     def last_state_status(self, build_id: str) -> str | None:
         params = {"build_id": build_id}
-        return self.session.connection().execute(_LAST_STATE_STATUS, params).scalar()
+        status: str | None = _LAST_STATE_STATUS.scalar(self.session, params)
+        return status
 
     def last_failure(self, build_id: str) -> BuildFailure | None:
         query = (
@@ -165,9 +174,8 @@ class BuildRepository:
         query = select(BuildState).where(BuildState.build_id == build_id).order_by(BuildState.id)
         return list(self.session.scalars(query).all())
 
-    def failures(self, build_id: str) -> list[Row[Any]]:
-        params = {"build_id": build_id}
-        return list(self.session.connection().execute(_FAILURES_OF, params).all())
+    def failures(self, build_id: str) -> list[Any]:
+        return _FAILURES_OF.all(self.session, {"build_id": build_id})
 
     def artifacts(self, build_id: str, *, checkpoints_only: bool = False) -> list[BuildArtifact]:
         query = select(BuildArtifact).where(BuildArtifact.build_id == build_id)
@@ -180,7 +188,7 @@ class BuildRepository:
         return sorted(self.session.scalars(query).all())
 
     def project_codes(self, project_id: str) -> list[tuple[int, bool]]:
-        rows = self.session.connection().execute(_PROJECT_CODES, {"project_id": project_id})
+        rows = _PROJECT_CODES.all(self.session, {"project_id": project_id})
         return [(code, blocking) for code, blocking in rows]
 
     # -- many builds -------------------------------------------------------------------
@@ -216,9 +224,8 @@ class BuildRepository:
             self.bump_counter(platform_id, status, delta)
 
     def bump_counter(self, platform_id: str, status: str, delta: int) -> None:
-        statement = _BUMP[dialect_of(self.session)]
         params = {"platform_id": platform_id, "status": status, "delta": delta}
-        self.session.connection().execute(statement, params)
+        _BUMP[dialect_of(self.session)].execute(self.session, params)
 
     def counts(self, platform_id: str | None = None) -> dict[str, int]:
         query = select(BuildCounter.status, func.sum(BuildCounter.count)).group_by(

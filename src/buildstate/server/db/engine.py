@@ -34,6 +34,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from buildstate.server.db.prepared import driver_of
 from buildstate.server.settings import Settings
 
 T = TypeVar("T")
@@ -152,27 +153,58 @@ class GroupCommitWriter:
                 return
 
     def _commit(self, batch: list[_Job]) -> None:
-        try:
-            with self._sessions() as session, session.begin():
+        while batch:
+            batch = self._attempt(batch)
+
+    def _attempt(self, batch: list[_Job]) -> list[_Job]:
+        """Run ``batch`` in one transaction and settle its jobs; or, if one job's failure
+        took the whole transaction with it, settle that job and return the others, to be
+        run again (nothing of theirs was kept, and none of them has answered yet)."""
+        with self._sessions() as session:
+            try:
+                session.begin()
                 if len(batch) == 1:
                     batch[0].outcome = (True, batch[0].fn(session))
-                else:
-                    for job in batch:
-                        job.outcome = _in_savepoint(session, job.fn)
-        except Exception as exc:  # a lone write raised, or the commit failed
-            for job in batch:
-                if job.outcome[0] or job.outcome[1] is None:
-                    job.outcome = (False, exc)  # not durable: say so
+                for i, job in enumerate(batch if len(batch) > 1 else ()):
+                    job.outcome = _in_savepoint(session, job.fn)
+                    if not session.is_active:
+                        job.settle()
+                        rest = batch[:i] + batch[i + 1 :]
+                        for other in rest:
+                            other.outcome = (False, None)
+                        return rest
+                session.commit()
+            except Exception as exc:  # a lone write raised, or the commit failed
+                for job in batch:
+                    if job.outcome[0] or job.outcome[1] is None:
+                        job.outcome = (False, exc)  # not durable: say so
         for job in batch:
             job.settle()
+        return []
 
 
 def _in_savepoint(session: Session, fn: Unit[T]) -> tuple[bool, Any]:
+    """``fn`` in a savepoint of the batch's transaction, kept only if it succeeds.
+
+    The savepoint is the driver's own: the ORM's ``begin_nested`` costs more than a state
+    report's statements. So the ORM's view is kept in step by hand: the job's pending
+    objects are flushed inside its savepoint, and after a rollback the session forgets the
+    objects it holds. One case escapes the savepoint: a failed ORM flush makes the ORM roll
+    back the whole transaction (``session.is_active`` turns false; see ``_attempt``).
+    """
+    dbapi = driver_of(session).dbapi
+    dbapi.execute("SAVEPOINT job")
     try:
-        with session.begin_nested():
-            return True, fn(session)
+        result = fn(session)
+        session.flush()
     except Exception as exc:  # this write only; the rest of the group goes on
+        if session.is_active:
+            dbapi.execute("ROLLBACK TO job")
+            dbapi.execute("RELEASE job")
+            session.expunge_all()
         return False, exc
+    dbapi.execute("RELEASE job")
+    return True, result
 
 
 @dataclass

@@ -1,10 +1,11 @@
-"""Writing mapped objects with Core statements, outside the ORM's unit of work.
+"""Writing mapped objects with prepared statements, outside the ORM's unit of work.
 
 The hot write paths (state reports, new builds, audit records) build ordinary model
 objects but never add them to the session: these helpers insert and update them with one
-Core statement each. That skips the unit of work's flush, several times the cost of the
-statement itself, and keeps such objects out of the identity map, so that the writes the
-SQLite writer commits together in one transaction never see each other's stale objects.
+:class:`~buildstate.server.db.prepared.Prepared` statement each. That skips the unit of
+work's flush, several times the cost of the statement itself, and keeps such objects out
+of the identity map, so that the writes the SQLite writer commits together in one
+transaction never see each other's stale objects.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, Update, bindparam, insert, inspect, update
+from sqlalchemy import Table, bindparam, insert, inspect, update
 from sqlalchemy.orm import Mapper, Session
 
 from buildstate.server.db.base import Base
+from buildstate.server.db.prepared import Prepared
 
 
 def _columns(obj: Base, names: set[str] | None = None) -> dict[str, Any]:
@@ -35,32 +37,31 @@ def _key(mapper: Mapper[Any]) -> list[tuple[str, Any]]:
 
 
 @cache
-def _insert(mapper: Mapper[Any]) -> tuple[Insert, Insert | None, str | None]:
-    """INSERT for the mapper's table, built once (SQLAlchemy then also computes its cache
-    key once), and the variant returning a generated integer key with that key's name."""
+def _insert(mapper: Mapper[Any]) -> tuple[Prepared, Prepared | None, str | None]:
+    """INSERT for the mapper's table, and the variant returning a generated integer key
+    with that key's name."""
     statement = insert(cast(Table, mapper.local_table))
     for name, column in _key(mapper):
         if column.autoincrement is True:
-            return statement, statement.returning(column), name
-    return statement, None, None
+            return Prepared(statement), Prepared(statement.returning(column)), name
+    return Prepared(statement), None, None
 
 
 @cache
-def _update(mapper: Mapper[Any]) -> Update:
-    """UPDATE of one row by primary key (bound as ``pk_<column>``), built once."""
+def _update(mapper: Mapper[Any]) -> Prepared:
+    """UPDATE of one row by primary key (bound as ``pk_<column>``)."""
     where = [column == bindparam(f"pk_{column.key}") for _, column in _key(mapper)]
-    return update(cast(Table, mapper.local_table)).where(*where)
+    return Prepared(update(cast(Table, mapper.local_table)).where(*where))
 
 
 def insert_row(session: Session, obj: Base) -> None:
     """INSERT ``obj``; a generated integer primary key is set on it."""
     plain, returning, generated = _insert(inspect(obj).mapper)
     values = _columns(obj)
-    connection = session.connection()
     if returning is not None and generated is not None and getattr(obj, generated) is None:
-        setattr(obj, generated, connection.execute(returning, values).scalar_one())
+        setattr(obj, generated, returning.scalar(session, values))
     else:
-        connection.execute(plain, values)
+        plain.execute(session, values)
 
 
 def update_row(session: Session, obj: Base, **changes: Any) -> None:
@@ -69,4 +70,4 @@ def update_row(session: Session, obj: Base, **changes: Any) -> None:
         setattr(obj, name, value)
     mapper = inspect(obj).mapper
     keys = {f"pk_{column.key}": getattr(obj, name) for name, column in _key(mapper)}
-    session.connection().execute(_update(mapper), {**_columns(obj, set(changes)), **keys})
+    _update(mapper).execute(session, {**_columns(obj, set(changes)), **keys})
