@@ -67,6 +67,13 @@ _BUMP = {
     )
     for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
+_COUNTS_QUERY = select(_COUNTERS.c.status, func.sum(_COUNTERS.c.count).label("count")).group_by(
+    _COUNTERS.c.status
+)
+_COUNTS = Prepared(_COUNTS_QUERY)
+_PLATFORM_COUNTS = Prepared(
+    _COUNTS_QUERY.where(_COUNTERS.c.platform_id == bindparam("platform_id"))
+)
 _NUMBER_TAKEN = Prepared(
     select(_BUILDS.c.id).where(
         _BUILDS.c.project_id == bindparam("project_id"),
@@ -228,10 +235,9 @@ class BuildRepository:
         _BUMP[dialect_of(self.session)].execute(self.session, params)
 
     def counts(self, platform_id: str | None = None) -> dict[str, int]:
-        query = select(BuildCounter.status, func.sum(BuildCounter.count)).group_by(
-            BuildCounter.status
-        )
-        if platform_id is not None:
-            query = query.where(BuildCounter.platform_id == platform_id)
-        rows = self.session.connection().execute(query).all()
+        """Builds by status (of one platform, or all)."""
+        if platform_id is None:
+            rows = _COUNTS.all(self.session, {})
+        else:
+            rows = _PLATFORM_COUNTS.all(self.session, {"platform_id": platform_id})
         return {status: int(n or 0) for status, n in rows}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from buildstate.server.catalog.models import CatalogEntry
@@ -58,11 +58,6 @@ class CatalogRepository:
         model = self.spec.model
         clause = and_(*(getattr(model, f) == v for f, v in values.items()))
         return (self.session.scalars(select(model).where(clause).limit(1))).first()
-
-    def count_active(self) -> int:
-        model = self.spec.model
-        query = select(func.count()).select_from(model).where(model.deactivated_at.is_(None))
-        return int(self.session.scalar(query) or 0)
 
     def add(self, entry: CatalogEntry) -> None:
         self.session.add(entry)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from buildstate.server.auth.principal import ReadScope
 from buildstate.server.builds.schemas import Build
 from buildstate.server.dashboard.service import DashboardService, PlatformStats, Summary
 from buildstate.server.db.session import Work, work
+from buildstate.server.http import json_response
 from buildstate.server.openapi import responses
 from buildstate.server.validation import PathId
 
@@ -19,8 +20,8 @@ Service = Annotated[Work[DashboardService], Depends(work(DashboardService))]
 
 
 @router.get("/summary", response_model=Summary, responses=responses(401, 403))
-async def summary(_: ReadScope, svc: Service) -> Summary:
-    return await svc.lookup(DashboardService.summary)
+async def summary(_: ReadScope, svc: Service) -> Response:
+    return json_response((await svc.lookup(DashboardService.summary)).model_dump_json())
 
 
 @router.get("/recent", response_model=list[Build], responses=responses(401, 403, 422))

@@ -6,13 +6,15 @@ from __future__ import annotations
 import math
 
 from pydantic import BaseModel, Field
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.orm import Session
 
 from buildstate.server.builds import views
 from buildstate.server.builds.repository import BuildFilters, BuildRepository
 from buildstate.server.builds.schemas import Build
-from buildstate.server.catalog.crud import CatalogRepository, CatalogService
+from buildstate.server.catalog.crud import CatalogRepository, CatalogService, CatalogSpec
 from buildstate.server.catalog.resources import PLATFORMS, PROJECTS
+from buildstate.server.db.prepared import Prepared
 
 DURATION_SAMPLE = 1000
 
@@ -40,6 +42,16 @@ class PlatformStats(BaseModel):
     recent_builds: list[Build]
 
 
+def _active(spec: CatalogSpec) -> ScalarSelect[int]:
+    table = spec.model.__table__
+    return select(func.count()).where(table.c.deactivated_at.is_(None)).scalar_subquery()
+
+
+_ACTIVE_CATALOG = Prepared(
+    select(_active(PLATFORMS).label("platforms"), _active(PROJECTS).label("projects"))
+)
+
+
 class DashboardService:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -54,8 +66,7 @@ class DashboardService:
             failed_builds=counts.get("failed", 0),
             cancelled_builds=counts.get("cancelled", 0),
             pending_builds=counts.get("pending", 0),
-            platforms=CatalogRepository(PLATFORMS, self.session).count_active(),
-            projects=CatalogRepository(PROJECTS, self.session).count_active(),
+            **_ACTIVE_CATALOG.first(self.session, {})._asdict(),
         )
 
     def recent(self, limit: int) -> list[Build]:
