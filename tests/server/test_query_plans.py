@@ -8,11 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.dialects import sqlite
 
-from buildstate.server.builds.models import Build
-from buildstate.server.builds.repository import BuildFilters, filtered
+from buildstate.server.builds.repository import BuildFilters, page_query
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.settings import Settings
 
@@ -42,10 +40,9 @@ def planner(tmp_path_factory: pytest.TempPathFactory) -> sqlite3.Connection:
 
 @pytest.mark.parametrize("name", list(FILTERS))
 def test_list_filters_use_an_index_in_order(planner: sqlite3.Connection, name: str) -> None:
-    query = filtered(select(Build), FILTERS[name])
-    query = query.order_by(Build.created_at.desc(), Build.id.desc()).limit(100)
-    sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
-    plan = " | ".join(row[3] for row in planner.execute(f"EXPLAIN QUERY PLAN {sql}"))
+    query, values = page_query(FILTERS[name], 0, 100)
+    sql, parameters = query.sql(sqlite.dialect(), values)  # exactly what the server runs
+    plan = " | ".join(row[3] for row in planner.execute(f"EXPLAIN QUERY PLAN {sql}", parameters))
     assert "USING INDEX" in plan, plan
     assert "SCAN builds" not in plan or "USING INDEX ix_builds_created" in plan, plan
     if name != "label":  # a label match set is sorted; label filters are selective by design

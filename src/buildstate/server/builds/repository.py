@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, Select, Table, and_, bindparam, func, select
+from sqlalchemy import BindParameter, Select, Table, and_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -33,6 +34,7 @@ _FAILURES = BuildFailure.__table__
 _STATES = BuildState.__table__
 _COUNTERS = BuildCounter.__table__
 _CODES = StateCodeDefinition.__table__
+_LABELS = BuildLabel.__table__
 
 # The statements of the hot paths, compiled once and run on the driver (see Prepared).
 _BUILD_BY_ID = select(_BUILDS).where(_BUILDS.c.id == bindparam("build_id"))
@@ -108,31 +110,55 @@ class BuildFilters:
         )
 
 
-def filtered(query: _Q, f: BuildFilters) -> _Q:
-    """``query`` restricted to the builds ``f`` selects."""
-    conditions = [
-        _BUILDS.c[name] == value
-        for name in (
-            "project_id",
-            "status",
-            "platform_id",
-            "os_version_id",
-            "image_type_id",
-            "build_number",
-        )
-        if (value := getattr(f, name)) is not None
-    ]
-    if f.created_after is not None:
-        conditions.append(_BUILDS.c.created_at >= f.created_after)
-    if f.created_before is not None:
-        conditions.append(_BUILDS.c.created_at < f.created_before)
-    for key, value in f.labels:
-        conditions.append(
-            _BUILDS.c.id.in_(
-                select(BuildLabel.build_id).where(BuildLabel.key == key, BuildLabel.value == value)
-            )
-        )
+_EQUAL = ("project_id", "status", "platform_id", "os_version_id", "image_type_id", "build_number")
+
+
+def _shape(f: BuildFilters) -> tuple[tuple[str, ...], int]:
+    """What a query for ``f`` looks like: the filters set, and how many labels."""
+    names = (*_EQUAL, "created_after", "created_before")
+    return tuple(n for n in names if getattr(f, n) is not None), len(f.labels)
+
+
+def _parameters(f: BuildFilters) -> dict[str, Any]:
+    """The values of ``f``, named as :func:`_where` binds them."""
+    names = (*_EQUAL, "created_after", "created_before")
+    values = {n: v for n in names if (v := getattr(f, n)) is not None}
+    for i, (key, value) in enumerate(f.labels):
+        values[f"label_key_{i}"], values[f"label_value_{i}"] = key, value
+    return values
+
+
+def _where(query: _Q, names: tuple[str, ...], labels: int) -> _Q:
+    """``query`` restricted by the filters ``names`` and ``labels`` label pairs, each a
+    bound parameter (see :func:`_parameters`)."""
+    conditions = [_BUILDS.c[n] == bindparam(n) for n in names if n in _EQUAL]
+    if "created_after" in names:
+        conditions.append(_BUILDS.c.created_at >= bindparam("created_after"))
+    if "created_before" in names:
+        conditions.append(_BUILDS.c.created_at < bindparam("created_before"))
+    for i in range(labels):
+        key: BindParameter[str] = bindparam(f"label_key_{i}")
+        value: BindParameter[str] = bindparam(f"label_value_{i}")
+        labelled = select(_LABELS.c.build_id).where(_LABELS.c.key == key, _LABELS.c.value == value)
+        conditions.append(_BUILDS.c.id.in_(labelled))
     return query.where(and_(*conditions)) if conditions else query
+
+
+@lru_cache(maxsize=256)
+def _page_query(names: tuple[str, ...], labels: int) -> Prepared:
+    newest_first = (_BUILDS.c.created_at.desc(), _BUILDS.c.id.desc())
+    query = _where(select(_BUILDS), names, labels).order_by(*newest_first)
+    return Prepared(query.offset(bindparam("skip")).limit(bindparam("limit")))
+
+
+def page_query(f: BuildFilters, skip: int, limit: int) -> tuple[Prepared, dict[str, Any]]:
+    """The query for a page of the builds ``f`` selects, newest first, and its values."""
+    return _page_query(*_shape(f)), {**_parameters(f), "skip": skip, "limit": limit}
+
+
+@lru_cache(maxsize=256)
+def _count_query(names: tuple[str, ...], labels: int) -> Prepared:
+    return Prepared(_where(select(func.count().label("n")).select_from(_BUILDS), names, labels))
 
 
 class BuildRepository:
@@ -199,14 +225,13 @@ class BuildRepository:
         return [(code, blocking) for code, blocking in rows]
 
     # -- many builds -------------------------------------------------------------------
-    def search(self, f: BuildFilters, skip: int, limit: int) -> list[Row[Any]]:
-        newest_first = (_BUILDS.c.created_at.desc(), _BUILDS.c.id.desc())
-        query = filtered(select(_BUILDS), f).order_by(*newest_first).offset(skip).limit(limit)
-        return list(self.session.connection().execute(query).all())
+    def search(self, f: BuildFilters, skip: int, limit: int) -> list[Any]:
+        """A page of builds (named-tuple rows), newest first."""
+        query, values = page_query(f, skip, limit)
+        return query.all(self.session, values)
 
     def count(self, f: BuildFilters) -> int:
-        query = filtered(select(func.count()).select_from(_BUILDS), f)
-        return int(self.session.scalar(query) or 0)
+        return int(_count_query(*_shape(f)).scalar(self.session, _parameters(f)) or 0)
 
     def finished_durations(self, platform_id: str, limit: int) -> list[float]:
         """Seconds from start to finish of the platform's latest completed builds."""

@@ -145,13 +145,22 @@ class Prepared:
         self._per_columns = bool(getattr(statement, "is_dml", False))
         self._compiled: dict[tuple[str, frozenset[str] | None], _Compiled] = {}
 
-    def _run(self, session: Session, values: Mapping[str, Any]) -> tuple[Any, _Compiled]:
-        driver = driver_of(session)
-        key = (driver.dialect.name, frozenset(values) if self._per_columns else None)
+    def _for(self, dialect: Dialect, values: Mapping[str, Any]) -> _Compiled:
+        key = (dialect.name, frozenset(values) if self._per_columns else None)
         compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = self._compiled[key] = _compile(self.statement, driver.dialect, key[1])
+            compiled = self._compiled[key] = _compile(self.statement, dialect, key[1])
+        return compiled
+
+    def _run(self, session: Session, values: Mapping[str, Any]) -> tuple[Any, _Compiled]:
+        driver = driver_of(session)
+        compiled = self._for(driver.dialect, values)
         return driver.execute(compiled.sql, compiled.parameters(values)), compiled
+
+    def sql(self, dialect: Dialect, values: Mapping[str, Any]) -> tuple[str, Any]:
+        """The SQL text and the driver's parameters it runs with ``values`` (for EXPLAIN)."""
+        compiled = self._for(dialect, values)
+        return compiled.sql, compiled.parameters(values)
 
     def first(self, session: Session, values: Mapping[str, Any]) -> Any:
         """The first row (a named tuple), or ``None``. For INSERT or UPDATE, ``values``
