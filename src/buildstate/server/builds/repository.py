@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import BindParameter, Select, Table, and_, bindparam, func, select
+from sqlalchemy import BindParameter, Label, Select, Table, and_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -21,6 +21,8 @@ from buildstate.server.builds.models import (
     BuildLabel,
     BuildState,
 )
+from buildstate.server.catalog.crud import CatalogSpec
+from buildstate.server.catalog.resources import IMAGE_TYPES, OS_VERSIONS, PLATFORMS, PROJECTS
 from buildstate.server.db.base import Base
 from buildstate.server.db.prepared import Prepared
 from buildstate.server.db.rows import insert_row, update_row
@@ -76,6 +78,23 @@ _COUNTS = Prepared(_COUNTS_QUERY)
 _PLATFORM_COUNTS = Prepared(
     _COUNTS_QUERY.where(_COUNTERS.c.platform_id == bindparam("platform_id"))
 )
+# The catalog entries a build refers to, by the build's field.
+REFERENCES = (
+    ("project_id", PROJECTS),
+    ("platform_id", PLATFORMS),
+    ("os_version_id", OS_VERSIONS),
+    ("image_type_id", IMAGE_TYPES),
+)
+
+
+def _active_flag(spec: CatalogSpec, field: str) -> Label[bool]:
+    """1 if the entry ``field`` names is active, 0 if deactivated, NULL if there is none."""
+    table = spec.model.__table__
+    found = table.c.id == bindparam(field)
+    return select(table.c.deactivated_at.is_(None)).where(found).scalar_subquery().label(field)
+
+
+_REFERENCES = Prepared(select(*(_active_flag(spec, field) for field, spec in REFERENCES)))
 _NUMBER_TAKEN = Prepared(
     select(_BUILDS.c.id).where(
         _BUILDS.c.project_id == bindparam("project_id"),
@@ -177,6 +196,15 @@ class BuildRepository:
         lock = for_update and dialect_of(self.session) == "postgresql"
         row = (_BUILD_FOR_UPDATE if lock else _BUILD).first(self.session, {"build_id": build_id})
         return None if row is None else Build(**row._asdict())
+
+    def references(self, values: dict[str, str]) -> dict[str, bool | None]:
+        """For each field of :data:`REFERENCES` in ``values``: whether the entry it names
+        is active (``None``: there is no such entry)."""
+        row = _REFERENCES.first(self.session, values)
+        return {
+            field: None if flag is None else bool(flag)
+            for field, flag in zip(row._fields, row, strict=True)
+        }
 
     def number_taken(self, project_id: str, build_number: str) -> bool:
         params = {"project_id": project_id, "build_number": build_number}

@@ -22,7 +22,7 @@ from buildstate.server.builds.models import (
     BuildLabel,
     BuildState,
 )
-from buildstate.server.builds.repository import BuildFilters, BuildRepository
+from buildstate.server.builds.repository import REFERENCES, BuildFilters, BuildRepository
 from buildstate.server.builds.statemachine import (
     ACTIVE,
     BuildStatus,
@@ -31,18 +31,10 @@ from buildstate.server.builds.statemachine import (
     Snapshot,
     StateStatus,
 )
-from buildstate.server.catalog.crud import CatalogRepository, CatalogService
-from buildstate.server.catalog.resources import IMAGE_TYPES, OS_VERSIONS, PLATFORMS, PROJECTS
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Conflict, NotFound, Unprocessable
 
 _STATE_STATUSES = frozenset(s.value for s in StateStatus)
-_REFERENCES = (
-    ("project_id", PROJECTS),
-    ("platform_id", PLATFORMS),
-    ("os_version_id", OS_VERSIONS),
-    ("image_type_id", IMAGE_TYPES),
-)
 
 
 class BuildService:
@@ -82,9 +74,12 @@ class BuildService:
 
     # -- writes ------------------------------------------------------------------------
     def create(self, body: s.BuildCreate, by: Principal) -> s.Build:
-        for field, spec in _REFERENCES:
-            service = CatalogService(CatalogRepository(spec, self.repo.session))
-            service.get_active(getattr(body, field), field)
+        active = self.repo.references({field: getattr(body, field) for field, _ in REFERENCES})
+        for field, spec in REFERENCES:
+            if not active[field]:
+                state = "not found" if active[field] is None else "is deactivated"
+                entry_id = getattr(body, field)
+                raise NotFound(f"{field}: {spec.label} with id {entry_id!r} {state}")
         taken = Conflict(
             f"build number {body.build_number!r} already exists in project {body.project_id!r}"
         )

@@ -42,7 +42,7 @@ class Status(BaseModel):
 async def _database_ok(db: Database) -> str | None:
     """``None`` when the database answers, else why not (without secrets)."""
     try:
-        await db.lookup(lambda session: session.execute(text("SELECT 1")))
+        await db.read(lambda session: session.execute(text("SELECT 1")))
     except Exception as exc:  # any failure means "not ready"; say which kind
         return f"database unreachable: {type(exc).__name__}"
     return None
