@@ -58,7 +58,8 @@ class BuildService:
             total = counts.get(filters.status, 0) if filters.status else sum(counts.values())
         else:
             total = self.repo.count(filters)
-        return views.to_json([views.build_fields(r) for r in rows]), total
+        now = utcnow()
+        return views.to_json([views.build_fields(r, now) for r in rows]), total
 
     def state(self, build_id: str) -> s.BuildStateView:
         row = self._build(build_id)

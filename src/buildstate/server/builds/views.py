@@ -22,9 +22,11 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return round((end - start).total_seconds(), 3)
 
 
-def build_fields(row: Build | Row[Any]) -> dict[str, Any]:
-    """A build (ORM object or Core row of ``builds``) as the fields of ``s.Build``."""
+def build_fields(row: Build | Row[Any], now: datetime | None = None) -> dict[str, Any]:
+    """A build (ORM object or row of ``builds``) as the fields of ``s.Build``; the
+    duration of a running build is counted up to ``now`` (default: this moment)."""
     running = row.status in ACTIVE
+    end = (now or utcnow()) if running else row.finished_at
     return {
         "id": row.id,
         "project_id": row.project_id,
@@ -33,7 +35,7 @@ def build_fields(row: Build | Row[Any]) -> dict[str, Any]:
         "image_type_id": row.image_type_id,
         "build_number": row.build_number,
         "current_state": row.current_state,
-        "status": BuildStatus(row.status),
+        "status": row.status,
         "attempt": row.attempt,
         "created_by": row.created_by,
         "concourse_url": row.concourse_url,
@@ -43,7 +45,7 @@ def build_fields(row: Build | Row[Any]) -> dict[str, Any]:
         "updated_at": row.updated_at,
         "started_at": row.started_at,
         "finished_at": row.finished_at,
-        "duration_seconds": _seconds(row.started_at, utcnow() if running else row.finished_at),
+        "duration_seconds": _seconds(row.started_at, end),
     }
 
 

@@ -73,7 +73,7 @@ class _Compiled:
     binds: tuple[tuple[str, Processor], ...]  # names whose values need converting
     defaults: tuple[tuple[str, Any], ...]  # (column, its Python-side default) for columns left out
     row: type[Any] | None  # a named tuple
-    results: tuple[Processor, ...] | None  # per column, None if no column converts
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, conversion)
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         params = {**self.fixed, **values}
@@ -88,8 +88,10 @@ class _Compiled:
 
     def make_row(self, values: Sequence[Any]) -> Any:
         assert self.row is not None
-        if self.results is not None:
-            values = [v if p is None else p(v) for v, p in zip(values, self.results, strict=True)]
+        if self.results:
+            values = list(values)
+            for i, convert in self.results:
+                values[i] = convert(values[i])
         return self.row._make(values)
 
 
@@ -116,15 +118,9 @@ def _compile(statement: Executable, dialect: Dialect, keys: Iterable[str] | None
         for name, bind in compiled.binds.items()
     )
     columns = list(getattr(statement, "exported_columns", ()))
-    row: type[Any] | None = None
-    results: tuple[Processor, ...] | None = None
-    if columns:
-        row = _row_type([c.key for c in columns])
-        processors = tuple(
-            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
-        )
-        if any(p is not None for p in processors):
-            results = processors
+    row = _row_type([c.key for c in columns]) if columns else None
+    processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+    results = tuple((i, p) for i, p in enumerate(processors) if p is not None)
     return _Compiled(
         sql=compiled.string,
         positional=tuple(compiled.positiontup) if compiled.positional else None,

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
@@ -16,25 +15,20 @@ JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postg
 AutoId = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class _SQLiteDateTime(sqlite.DATETIME):
-    """SQLite's text datetimes, parsed by ``datetime.fromisoformat`` (C) instead of
-    SQLAlchemy's regular expression: several times faster on a hundred-row page."""
-
-    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
-        parse = datetime.fromisoformat
-        return lambda value: None if value is None else parse(value)
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes; SQLite stores them naive, in UTC."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def load_dialect_impl(self, dialect: Dialect) -> Any:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(_SQLiteDateTime())  # type: ignore[no-untyped-call]
-        return dialect.type_descriptor(self.impl)
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        # SQLite's text, parsed in one C call (``datetime.fromisoformat``) instead of
+        # SQLAlchemy's regular expression and a second step to add the zone: several
+        # times faster on a hundred-row page.
+        parse = datetime.fromisoformat
+        return lambda value: None if value is None else parse(f"{value}+00:00")
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
