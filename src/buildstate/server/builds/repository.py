@@ -8,7 +8,19 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import BindParameter, Label, Select, Table, and_, bindparam, func, select
+from sqlalchemy import (
+    BindParameter,
+    Label,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    func,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -21,12 +33,14 @@ from buildstate.server.builds.models import (
     BuildLabel,
     BuildState,
 )
+from buildstate.server.builds.views import BUILD_JSON_SQLITE
 from buildstate.server.catalog.crud import CatalogSpec
 from buildstate.server.catalog.resources import IMAGE_TYPES, OS_VERSIONS, PLATFORMS, PROJECTS
 from buildstate.server.db.base import Base
 from buildstate.server.db.prepared import Prepared
 from buildstate.server.db.rows import insert_row, update_row
 from buildstate.server.db.session import dialect_of
+from buildstate.server.db.types import UTCDateTime
 from buildstate.server.projects.models import StateCodeDefinition
 
 _Q = TypeVar("_Q", bound=Select[Any])
@@ -163,16 +177,29 @@ def _where(query: _Q, names: tuple[str, ...], labels: int) -> _Q:
     return query.where(and_(*conditions)) if conditions else query
 
 
+# A build as JSON, built by SQLite (see views.BUILD_JSON_SQLITE).
+_BUILD_JSON = type_coerce(
+    text(BUILD_JSON_SQLITE).bindparams(bindparam("now", type_=UTCDateTime)), String()
+).label("build")
+
+
 @lru_cache(maxsize=256)
-def _page_query(names: tuple[str, ...], labels: int) -> Prepared:
+def _page_query(names: tuple[str, ...], labels: int, as_json: bool) -> Prepared:
     newest_first = (_BUILDS.c.created_at.desc(), _BUILDS.c.id.desc())
-    query = _where(select(_BUILDS), names, labels).order_by(*newest_first)
+    query = select(_BUILD_JSON).select_from(_BUILDS) if as_json else select(_BUILDS)
+    query = _where(query, names, labels).order_by(*newest_first)
     return Prepared(query.offset(bindparam("skip")).limit(bindparam("limit")))
 
 
-def page_query(f: BuildFilters, skip: int, limit: int) -> tuple[Prepared, dict[str, Any]]:
-    """The query for a page of the builds ``f`` selects, newest first, and its values."""
-    return _page_query(*_shape(f)), {**_parameters(f), "skip": skip, "limit": limit}
+def page_query(
+    f: BuildFilters, skip: int, limit: int, now: datetime | None = None
+) -> tuple[Prepared, dict[str, Any]]:
+    """The query for a page of the builds ``f`` selects, newest first, and its values:
+    rows of ``builds``, or with ``now``, each build as JSON (SQLite only)."""
+    values = {**_parameters(f), "skip": skip, "limit": limit}
+    if now is not None:
+        values["now"] = now
+    return _page_query(*_shape(f), now is not None), values
 
 
 @lru_cache(maxsize=256)
@@ -257,6 +284,16 @@ class BuildRepository:
         """A page of builds (named-tuple rows), newest first."""
         query, values = page_query(f, skip, limit)
         return query.all(self.session, values)
+
+    def search_json(
+        self, f: BuildFilters, skip: int, limit: int, now: datetime
+    ) -> list[str] | None:
+        """:meth:`search` with each build already JSON (its duration counted up to
+        ``now`` if running), where the database can build it (SQLite); else ``None``."""
+        if dialect_of(self.session) != "sqlite":
+            return None
+        query, values = page_query(f, skip, limit, now)
+        return [row.build for row in query.all(self.session, values)]
 
     def count(self, f: BuildFilters) -> int:
         return int(_count_query(*_shape(f)).scalar(self.session, _parameters(f)) or 0)

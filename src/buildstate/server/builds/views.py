@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import orjson
@@ -17,9 +17,15 @@ B = TypeVar("B", bound=s.Build)
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    """Seconds from ``start`` to ``end`` in whole milliseconds, half up, never negative
+    (integer arithmetic, so that :data:`BUILD_JSON_SQLITE` computes the same number)."""
     if start is None or end is None:
         return None
-    return round((end - start).total_seconds(), 3)
+    micros = max(0, (end - start) // _MICROSECOND)
+    return (micros + 500) // 1000 / 1000
+
+
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def build_fields(row: Build | Row[Any], now: datetime | None = None) -> dict[str, Any]:
@@ -47,6 +53,45 @@ def build_fields(row: Build | Row[Any], now: datetime | None = None) -> dict[str
         "finished_at": row.finished_at,
         "duration_seconds": _seconds(row.started_at, end),
     }
+
+
+def _sqlite_time(column: str) -> str:
+    """A stored SQLite datetime (``2026-11-22 06:08:17.708000``, UTC) as the API writes
+    it: ``2026-11-22T06:08:17.708000Z``, without the fraction when it is zero."""
+    iso = f"substr({column}, 1, 10) || 'T' || substr({column}, 12"
+    whole = f"substr({column}, 20) IN ('', '.000000')"
+    return f"CASE WHEN {whole} THEN {iso}, 8) || 'Z' ELSE {iso}) || 'Z' END"
+
+
+def _sqlite_seconds(start: str, end: str) -> str:
+    """:func:`_seconds` of two stored SQLite datetimes, in the same integer steps."""
+    # strftime rounds to the millisecond: whole seconds only, the fraction added apart.
+    whole = f"(strftime('%s', substr({end}, 1, 19)) - strftime('%s', substr({start}, 1, 19)))"
+    whole = f"{whole} * 1000000"
+    micros = f"{whole} + (0 + substr({end}, 21)) - (0 + substr({start}, 21))"
+    return f"(max(0, {micros}) + 500) / 1000 / 1000.0"
+
+
+_RUNNING = ", ".join(f"'{status}'" for status in sorted(ACTIVE))
+_SQLITE_FIELDS = {
+    **{name: name for name in ("id", "project_id", "platform_id", "os_version_id")},
+    **{name: name for name in ("image_type_id", "build_number", "current_state", "status")},
+    **{name: name for name in ("attempt", "created_by", "concourse_url")},
+    "labels": "json(coalesce(labels, '{}'))",
+    "build_metadata": "json(coalesce(build_metadata, '{}'))",
+    **{name: _sqlite_time(name) for name in ("created_at", "updated_at")},
+    **{name: _sqlite_time(name) for name in ("started_at", "finished_at")},
+    "duration_seconds": _sqlite_seconds(
+        "started_at", f"CASE WHEN status IN ({_RUNNING}) THEN :now ELSE finished_at END"
+    ),
+}
+# build_fields, computed by SQLite: a row of ``builds`` as one JSON object, with running
+# builds' durations counted up to the bound parameter ``now``. A page of a hundred builds
+# costs SQLite a fraction of what building it in Python does.
+# tests/server/test_views.py holds the two to the same output.
+BUILD_JSON_SQLITE = "json_object({})".format(
+    ", ".join(f"'{name}', {expression}" for name, expression in _SQLITE_FIELDS.items())
+)
 
 
 def build(row: Build | Row[Any], model: type[B] = s.Build, **extra: Any) -> B:  # type: ignore[assignment]

@@ -1,0 +1,119 @@
+"""A page of builds is built as JSON by SQLite (``views.BUILD_JSON_SQLITE``) and by Python
+everywhere else (``views.build_fields``): the two must say exactly the same thing."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session
+
+from buildstate.server.builds import views
+from buildstate.server.builds.models import Build
+from buildstate.server.builds.repository import BuildFilters, BuildRepository
+from buildstate.server.builds.statemachine import BuildStatus
+from buildstate.server.db.engine import driver_url
+from buildstate.server.db.migrate import upgrade_database
+from buildstate.server.settings import Settings
+
+MOMENT = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
+# Whole seconds, whole and half milliseconds, and any microsecond: where rounding differs.
+offsets = st.one_of(
+    st.integers(0, 10**6).map(lambda s: timedelta(seconds=s)),
+    st.integers(0, 10**7).map(lambda ms: timedelta(microseconds=ms * 500)),
+    st.integers(0, 10**12).map(lambda us: timedelta(microseconds=us)),
+)
+moments = offsets.map(lambda offset: MOMENT + offset)
+# What the API accepts (see validation.py): no NUL, no lone surrogate, no NaN or
+# Infinity, no integer beyond 2^53.
+text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12)
+json_values = st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False) | text
+_numbers = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The real schema; foreign keys left unenforced, so builds need no catalog."""
+    url = f"sqlite:///{Path(tmp_path_factory.mktemp('views')) / 'views.db'}"
+    upgrade_database(Settings(DATABASE_URL=url))
+    engine = create_engine(driver_url(url))
+    yield engine
+    engine.dispose()
+
+
+def _page(session: Session, number: str, now: datetime) -> tuple[object, object]:
+    repo = BuildRepository(session)
+    only = BuildFilters(build_number=number)
+    built = repo.search_json(only, 0, 10, now)
+    assert built is not None
+    by_sqlite = orjson.loads(f"[{','.join(built)}]")
+    rows = repo.search(only, 0, 10)
+    by_python = orjson.loads(views.to_json([views.build_fields(r, now) for r in rows]))
+    return by_sqlite, by_python
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    status=st.sampled_from(list(BuildStatus)),
+    created=moments,
+    started=st.none() | moments,
+    finished=st.none() | moments,
+    now=moments,
+    labels=st.dictionaries(text, text, max_size=3),
+    metadata=st.dictionaries(text, json_values),
+    created_by=st.none() | text,
+)
+def test_sqlite_json_matches_build_fields(
+    database: Engine,
+    status: BuildStatus,
+    created: datetime,
+    started: datetime | None,
+    finished: datetime | None,
+    now: datetime,
+    labels: dict[str, str],
+    metadata: dict[str, object],
+    created_by: str | None,
+) -> None:
+    number = f"n{next(_numbers)}"
+    build = Build(
+        id=f"b-{number}",
+        project_id="p",
+        platform_id="x",
+        os_version_id="o",
+        image_type_id="i",
+        build_number=number,
+        status=status,
+        current_state=35,
+        attempt=2,
+        created_by=created_by,
+        concourse_url=None,
+        labels=labels,
+        build_metadata=metadata,
+        created_at=created,
+        updated_at=created,
+        started_at=started,
+        finished_at=finished,
+    )
+    with Session(database) as session, session.begin():
+        session.execute(Build.__table__.insert(), [_columns(build)])
+    with Session(database) as session:
+        by_sqlite, by_python = _page(session, number, now)
+    assert by_sqlite == by_python
+
+
+def _columns(build: Build) -> dict[str, object]:
+    return {c.key: getattr(build, a.key) for a in Build.__mapper__.column_attrs for c in a.columns}
+
+
+def test_half_milliseconds_round_up_and_durations_are_never_negative() -> None:
+    start = MOMENT + timedelta(microseconds=250)
+    assert views._seconds(start, start + timedelta(microseconds=1500)) == 0.002
+    assert views._seconds(start, start + timedelta(microseconds=1499)) == 0.001
+    assert views._seconds(start, start - timedelta(seconds=3)) == 0.0
