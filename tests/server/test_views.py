@@ -53,7 +53,7 @@ def _page(session: Session, number: str, now: datetime) -> tuple[object, object]
     only = BuildFilters(build_number=number)
     built = repo.search_json(only, 0, 10, now)
     assert built is not None
-    by_sqlite = orjson.loads(f"[{','.join(built)}]")
+    by_sqlite = orjson.loads(built)
     rows = repo.search(only, 0, 10)
     by_python = orjson.loads(views.to_json([views.build_fields(r, now) for r in rows]))
     return by_sqlite, by_python
@@ -82,7 +82,23 @@ def test_sqlite_json_matches_build_fields(
     created_by: str | None,
 ) -> None:
     number = f"n{next(_numbers)}"
-    build = Build(
+    build = _build(number, status, created, started, finished)
+    build.labels, build.build_metadata, build.created_by = labels, metadata, created_by
+    with Session(database) as session, session.begin():
+        session.execute(Build.__table__.insert(), [_columns(build)])
+    with Session(database) as session:
+        by_sqlite, by_python = _page(session, number, now)
+    assert by_sqlite == by_python
+
+
+def _build(
+    number: str,
+    status: BuildStatus,
+    created: datetime,
+    started: datetime | None = None,
+    finished: datetime | None = None,
+) -> Build:
+    return Build(
         id=f"b-{number}",
         project_id="p",
         platform_id="x",
@@ -92,20 +108,15 @@ def test_sqlite_json_matches_build_fields(
         status=status,
         current_state=35,
         attempt=2,
-        created_by=created_by,
+        created_by=None,
         concourse_url=None,
-        labels=labels,
-        build_metadata=metadata,
+        labels={},
+        build_metadata={},
         created_at=created,
         updated_at=created,
         started_at=started,
         finished_at=finished,
     )
-    with Session(database) as session, session.begin():
-        session.execute(Build.__table__.insert(), [_columns(build)])
-    with Session(database) as session:
-        by_sqlite, by_python = _page(session, number, now)
-    assert by_sqlite == by_python
 
 
 def _columns(build: Build) -> dict[str, object]:
@@ -117,3 +128,21 @@ def test_half_milliseconds_round_up_and_durations_are_never_negative() -> None:
     assert views._seconds(start, start + timedelta(microseconds=1500)) == 0.002
     assert views._seconds(start, start + timedelta(microseconds=1499)) == 0.001
     assert views._seconds(start, start - timedelta(seconds=3)) == 0.0
+
+
+def test_a_page_built_by_sqlite_keeps_the_order_of_the_list(database: Engine) -> None:
+    rows = [
+        _columns(_build(f"order-{i}", BuildStatus.pending, MOMENT + timedelta(seconds=i % 7)))
+        for i in range(60)
+    ]
+    with Session(database) as session, session.begin():
+        session.execute(Build.__table__.insert(), rows)
+    only = BuildFilters(status=BuildStatus.pending)
+    with Session(database) as session:
+        repo = BuildRepository(session)
+        built = repo.search_json(only, 5, 30, MOMENT)
+        assert built is not None
+        ids = [b["id"] for b in orjson.loads(built)]
+        assert ids == [r.id for r in repo.search(only, 5, 30)]
+        assert len(ids) == 30
+        assert repo.search_json(BuildFilters(build_number="none"), 0, 10, MOMENT) == b"[]"

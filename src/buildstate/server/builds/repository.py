@@ -188,7 +188,14 @@ def _page_query(names: tuple[str, ...], labels: int, as_json: bool) -> Prepared:
     newest_first = (_BUILDS.c.created_at.desc(), _BUILDS.c.id.desc())
     query = select(_BUILD_JSON).select_from(_BUILDS) if as_json else select(_BUILDS)
     query = _where(query, names, labels).order_by(*newest_first)
-    return Prepared(query.offset(bindparam("skip")).limit(bindparam("limit")))
+    query = query.offset(bindparam("skip")).limit(bindparam("limit"))
+    if as_json:
+        # The page as one row: sqlite3 hands the GIL over for every row it steps, and a
+        # hundred hand-offs cost more than the page. SQLite never flattens a subquery with
+        # LIMIT into an aggregate, so group_concat takes the rows in the subquery's order.
+        page = query.subquery()
+        query = select(func.group_concat(page.c.build, ",").label("page"))
+    return Prepared(query)
 
 
 def page_query(
@@ -285,15 +292,13 @@ class BuildRepository:
         query, values = page_query(f, skip, limit)
         return query.all(self.session, values)
 
-    def search_json(
-        self, f: BuildFilters, skip: int, limit: int, now: datetime
-    ) -> list[str] | None:
-        """:meth:`search` with each build already JSON (its duration counted up to
-        ``now`` if running), where the database can build it (SQLite); else ``None``."""
+    def search_json(self, f: BuildFilters, skip: int, limit: int, now: datetime) -> bytes | None:
+        """:meth:`search` as a JSON array, built by the database (durations of running
+        builds counted up to ``now``), where it can (SQLite); else ``None``."""
         if dialect_of(self.session) != "sqlite":
             return None
         query, values = page_query(f, skip, limit, now)
-        return [row.build for row in query.all(self.session, values)]
+        return f"[{query.scalar(self.session, values) or ''}]".encode()
 
     def count(self, f: BuildFilters) -> int:
         return int(_count_query(*_shape(f)).scalar(self.session, _parameters(f)) or 0)

@@ -53,9 +53,8 @@ class BuildService:
     def search(self, filters: BuildFilters, skip: int, limit: int) -> tuple[bytes, int]:
         """A page of ``Build`` as a JSON list, and the total matching count."""
         now = utcnow()
-        if (built := self.repo.search_json(filters, skip, limit, now)) is not None:
-            page = f"[{','.join(built)}]".encode()
-        else:
+        page = self.repo.search_json(filters, skip, limit, now)
+        if page is None:
             rows = self.repo.search(filters, skip, limit)
             page = views.to_json([views.build_fields(r, now) for r in rows])
         if filters.counter_answerable:
