@@ -126,6 +126,13 @@ class Settings(BaseSettings):
         validation_alias=_env("BUILDSTATE_AUTH_FAILURE_WINDOW_SECONDS"),
         description="The sliding window invalid credentials are counted in.",
     )
+    opentelemetry: bool = Field(
+        False,
+        validation_alias=_env("BUILDSTATE_OPENTELEMETRY"),
+        description="FastAPI's OpenTelemetry spans and metrics, sent to the providers that "
+        "`opentelemetry-instrument` (or your code) configures. Off, no request pays for "
+        "looking up whether they are.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias=_env("BUILDSTATE_CORS_ORIGINS"),
