@@ -3,7 +3,7 @@
 The catalog rows the builds point at are created through the API first (``seed_catalog``),
 then the builds, ~6 history rows each and a failure per failed build go in with the raw
 driver: ``sqlite3.executemany`` (indexes dropped during the load, recreated after) or
-psycopg's ``COPY``. ``build_counters`` is recomputed from ``builds`` at the end.
+psycopg's ``COPY``. The counters are recomputed from ``builds`` at the end.
 
 Build ``i`` (0 ≤ i < N) has id ``id_of(i)`` and its shape depends on ``i % 20``; every
 ``i % 4 == 0`` build is in progress at state 50 with its last report ``in_progress``, so
@@ -126,10 +126,11 @@ class Rows:
 
 TABLES = ("builds", "build_states", "build_failures")
 COLUMNS = {"builds": 17, "build_states": 8, "build_failures": 11}
-COUNTERS = (
-    "INSERT INTO build_counters (platform_id, status, count) "
-    "SELECT platform_id, status, COUNT(*) FROM builds GROUP BY platform_id, status"
-)
+COUNTERS = {  # the counters the server keeps in step, recomputed from builds
+    table: f"INSERT INTO {table} ({key}, status, count) "
+    f"SELECT {key}, status, COUNT(*) FROM builds GROUP BY {key}, status"
+    for table, key in (("build_counters", "platform_id"), ("build_project_counters", "project_id"))
+}
 
 
 def _sources(rows: Rows) -> dict[str, Iterator[tuple[Any, ...]]]:
@@ -167,8 +168,9 @@ def _load_sqlite(path: str, n: int) -> None:
             conn.executemany(f"INSERT INTO {table} VALUES ({marks})", source)
         for _, sql in indexes:
             conn.execute(sql)
-        conn.execute("DELETE FROM build_counters")
-        conn.execute(COUNTERS)
+        for table, recount in COUNTERS.items():
+            conn.execute(f"DELETE FROM {table}")
+            conn.execute(recount)
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
@@ -184,8 +186,9 @@ def _load_postgres(dsn: str, n: int) -> None:
                 with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
                     for record in source:
                         copy.write_row(record)
-            conn.execute("DELETE FROM build_counters")
-            conn.execute(COUNTERS)
+            for table, recount in COUNTERS.items():
+                conn.execute(f"DELETE FROM {table}")
+                conn.execute(recount)
             for table in TABLES[1:]:
                 conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "

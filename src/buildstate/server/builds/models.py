@@ -137,3 +137,14 @@ class BuildCounter(Base):
     platform_id: Mapped[str] = mapped_column(ForeignKey("platforms.id"), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BuildProjectCounter(Base):
+    """Builds per (project, status), kept in step like :class:`BuildCounter`: the total
+    of a list filtered by project (and status) without counting a million rows."""
+
+    __tablename__ = "build_project_counters"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

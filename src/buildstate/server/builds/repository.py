@@ -31,6 +31,7 @@ from buildstate.server.builds.models import (
     BuildCounter,
     BuildFailure,
     BuildLabel,
+    BuildProjectCounter,
     BuildState,
 )
 from buildstate.server.builds.views import BUILD_JSON_SQLITE
@@ -48,7 +49,8 @@ _Q = TypeVar("_Q", bound=Select[Any])
 _BUILDS = Build.__table__
 _FAILURES = BuildFailure.__table__
 _STATES = BuildState.__table__
-_COUNTERS = BuildCounter.__table__
+_COUNTERS = cast(Table, BuildCounter.__table__)
+_PROJECT_COUNTERS = cast(Table, BuildProjectCounter.__table__)
 _CODES = StateCodeDefinition.__table__
 _LABELS = BuildLabel.__table__
 
@@ -70,27 +72,38 @@ _PROJECT_CODES = Prepared(
         _CODES.c.project_id == bindparam("project_id")
     )
 )
-_BUMP = {
-    name: Prepared(
-        dialect_insert(cast(Table, _COUNTERS))
-        .values(
-            platform_id=bindparam("platform_id"),
-            status=bindparam("status"),
-            count=bindparam("delta"),
+
+
+def _upsert(table: Table, key: str) -> dict[str, Prepared]:
+    """``count += delta`` on ``table``'s row (``key``, status), made if missing; per dialect."""
+    return {
+        name: Prepared(
+            dialect_insert(table)
+            .values(
+                {key: bindparam(key), "status": bindparam("status"), "count": bindparam("delta")}
+            )
+            .on_conflict_do_update(
+                index_elements=[table.c[key], table.c.status],
+                set_={"count": table.c.count + bindparam("delta")},
+            )
         )
-        .on_conflict_do_update(
-            index_elements=[_COUNTERS.c.platform_id, _COUNTERS.c.status],
-            set_={"count": _COUNTERS.c.count + bindparam("delta")},
-        )
-    )
-    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+        for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+    }
+
+
+_BUMP_PLATFORM = _upsert(_COUNTERS, "platform_id")
+_BUMP_PROJECT = _upsert(_PROJECT_COUNTERS, "project_id")
 _COUNTS_QUERY = select(_COUNTERS.c.status, func.sum(_COUNTERS.c.count).label("count")).group_by(
     _COUNTERS.c.status
 )
 _COUNTS = Prepared(_COUNTS_QUERY)
 _PLATFORM_COUNTS = Prepared(
     _COUNTS_QUERY.where(_COUNTERS.c.platform_id == bindparam("platform_id"))
+)
+_PROJECT_COUNTS = Prepared(
+    select(_PROJECT_COUNTERS.c.status, _PROJECT_COUNTERS.c["count"]).where(
+        _PROJECT_COUNTERS.c.project_id == bindparam("project_id")
+    )
 )
 # The catalog entries a build refers to, by the build's field.
 REFERENCES = (
@@ -130,17 +143,18 @@ class BuildFilters:
     created_before: datetime | None = None
 
     @property
-    def counter_answerable(self) -> bool:
-        """Whether the per-(platform, status) counters can give the total."""
-        return not (
-            self.project_id
-            or self.os_version_id
-            or self.image_type_id
-            or self.build_number
-            or self.labels
-            or self.created_after
-            or self.created_before
+    def counted(self) -> bool:
+        """Whether counters give the total: filters on status and at most one of
+        platform and project (see :meth:`BuildRepository.counts`)."""
+        others = (
+            self.os_version_id,
+            self.image_type_id,
+            self.build_number,
+            self.labels,
+            self.created_after,
+            self.created_before,
         )
+        return not any(others) and not (self.platform_id and self.project_id)
 
 
 _EQUAL = ("project_id", "status", "platform_id", "os_version_id", "image_type_id", "build_number")
@@ -319,20 +333,34 @@ class BuildRepository:
         ]
 
     # -- counters ----------------------------------------------------------------------
-    def move_counter(self, platform_id: str, old: str, new: str) -> None:
-        """One build went from ``old`` to ``new``. The two rows are updated in a fixed
-        order, so that concurrent opposite moves cannot deadlock on PostgreSQL."""
+    def move_counters(self, build: Build, old: str, new: str) -> None:
+        """``build`` went from ``old`` to ``new``. Rows are updated in one fixed order
+        (platform before project, statuses sorted), so that concurrent moves cannot
+        deadlock on PostgreSQL."""
         for status, delta in sorted(((old, -1), (new, 1))):
-            self.bump_counter(platform_id, status, delta)
+            self._bump(_BUMP_PLATFORM, "platform_id", build.platform_id, status, delta)
+        for status, delta in sorted(((old, -1), (new, 1))):
+            self._bump(_BUMP_PROJECT, "project_id", build.project_id, status, delta)
 
-    def bump_counter(self, platform_id: str, status: str, delta: int) -> None:
-        params = {"platform_id": platform_id, "status": status, "delta": delta}
-        _BUMP[dialect_of(self.session)].execute(self.session, params)
+    def count_new(self, build: Build) -> None:
+        """``build`` was just created."""
+        self._bump(_BUMP_PLATFORM, "platform_id", build.platform_id, build.status, 1)
+        self._bump(_BUMP_PROJECT, "project_id", build.project_id, build.status, 1)
 
-    def counts(self, platform_id: str | None = None) -> dict[str, int]:
-        """Builds by status (of one platform, or all)."""
-        if platform_id is None:
-            rows = _COUNTS.all(self.session, {})
-        else:
+    def _bump(
+        self, upsert: dict[str, Prepared], key: str, value: str, status: str, delta: int
+    ) -> None:
+        params = {key: value, "status": status, "delta": delta}
+        upsert[dialect_of(self.session)].execute(self.session, params)
+
+    def counts(
+        self, platform_id: str | None = None, *, project_id: str | None = None
+    ) -> dict[str, int]:
+        """Builds by status: of one platform, of one project, or of all."""
+        if project_id is not None:
+            rows = _PROJECT_COUNTS.all(self.session, {"project_id": project_id})
+        elif platform_id is not None:
             rows = _PLATFORM_COUNTS.all(self.session, {"platform_id": platform_id})
+        else:
+            rows = _COUNTS.all(self.session, {})
         return {status: int(n or 0) for status, n in rows}

@@ -57,8 +57,8 @@ class BuildService:
         if page is None:
             rows = self.repo.search(filters, skip, limit)
             page = views.to_json([views.build_fields(r, now) for r in rows])
-        if filters.counter_answerable:
-            counts = self.repo.counts(filters.platform_id)
+        if filters.counted:
+            counts = self.repo.counts(filters.platform_id, project_id=filters.project_id)
             total = counts.get(filters.status, 0) if filters.status else sum(counts.values())
         else:
             total = self.repo.count(filters)
@@ -114,7 +114,7 @@ class BuildService:
         except IntegrityError:  # a concurrent create with the same number won the race
             raise taken from None
         self.repo.add(first, *labels)
-        self.repo.bump_counter(row.platform_id, BuildStatus.pending, 1)
+        self.repo.count_new(row)
         return views.build(row)
 
     def report_state(self, build_id: str, body: s.StateReport) -> s.StateReported:
@@ -252,7 +252,7 @@ class BuildService:
         )
         self.repo.add(state)
         if outcome.status != row.status:
-            self.repo.move_counter(row.platform_id, row.status, outcome.status)
+            self.repo.move_counters(row, row.status, outcome.status)
         started = outcome.status is BuildStatus.in_progress and row.started_at is None
         self.repo.update(
             row,
