@@ -34,7 +34,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from buildstate.server.db.prepared import driver_of
+from buildstate.server.db.prepared import Driver, driver_of
 from buildstate.server.settings import Settings
 
 T = TypeVar("T")
@@ -95,7 +95,8 @@ def _configure_sqlite(engine: Engine, *, synchronous: str, immediate: bool) -> N
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+        # On the driver: the same statement through SQLAlchemy costs ten times as much.
+        connection.connection.driver_connection.execute(begin)
 
 
 @dataclass
@@ -221,12 +222,17 @@ class LoopReader:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._connection: Connection | None = None
+        self._driver: Driver | None = None
 
     def run(self, fn: Unit[T]) -> T:
         connection = self._connection
         if connection is None or connection.closed or connection.invalidated:
             connection = self._connection = self._engine.connect()
+            self._driver = Driver(
+                connection, connection.connection.driver_connection, connection.dialect
+            )
         with connection.begin(), Session(bind=connection, **_SESSION_OPTIONS) as session:
+            session.info["driver"] = self._driver  # what driver_of would look up
             return fn(session)
 
     def close(self) -> None:
