@@ -330,6 +330,7 @@ def test_list_filters_order_and_total(client: TestClient, new_build: Any, projec
     assert total(project_id=project, status="completed") == 0
     assert total(platform_id="aws-commercial", status="failed") == 1
     assert total(project_id=project, platform_id="aws-commercial", status="failed") == 1
+    assert total(project_id=project, platform_id="") == 0  # an empty value is a filter too
     bad = client.get("/builds", headers=ADMIN, params={"label": "nonsense"})
     assert bad.status_code == 422
     assert client.get("/builds", headers=ADMIN, params={"status": "weird"}).status_code == 422

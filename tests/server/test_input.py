@@ -119,6 +119,11 @@ def test_unknown_routes_and_methods(client: TestClient) -> None:
     assert missing.status_code == 404
     assert missing.json()["detail"] == "No route for GET /nope"
     assert client.patch("/platforms/", headers=ADMIN).status_code == 405
+    # A final newline is not the end of the path (Starlette's patterns would say it is).
+    for path in ("/image_types/%0A", "/builds%0A", "/platforms/%0A"):
+        response = client.get(path, headers=ADMIN)
+        assert response.status_code == 404, path
+        assert response.json()["detail"].startswith("No route for GET")
 
 
 def test_non_finite_numbers_in_metadata_are_refused(client: TestClient, project: str) -> None:

@@ -1,5 +1,5 @@
 """A page of builds is built as JSON by SQLite (``views.BUILD_JSON_SQLITE``) and by Python
-everywhere else (``views.build_fields``): the two must say exactly the same thing."""
+everywhere else (``views.build_fields``): the two must be equal as JSON."""
 
 from __future__ import annotations
 

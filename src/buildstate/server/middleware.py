@@ -76,6 +76,14 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
+            if scope["path"].endswith("\n"):
+                # Starlette's route patterns end in ``$``, which also matches before a final
+                # newline: ``/image_types/%0A`` would list the image types.
+                detail = f"No route for {scope['method']} {scope['path']!r}"
+                await send_json(
+                    send_with_headers, 404, {"detail": detail, "request_id": rid}, close=False
+                )
+                return
             length = headers.get(b"content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
                 await self._too_large(send_with_headers, rid)

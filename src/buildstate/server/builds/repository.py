@@ -144,32 +144,26 @@ class BuildFilters:
 
     @property
     def counted(self) -> bool:
-        """Whether counters give the total: filters on status and at most one of
-        platform and project (see :meth:`BuildRepository.counts`)."""
-        others = (
-            self.os_version_id,
-            self.image_type_id,
-            self.build_number,
-            self.labels,
-            self.created_after,
-            self.created_before,
-        )
-        return not any(others) and not (self.platform_id and self.project_id)
+        """Whether counters give the total: filters on status and on at most one of
+        platform and project, nothing else (see :meth:`BuildRepository.counts`)."""
+        names, labels = _shape(self)
+        return not labels and (set(names) <= _BY_PLATFORM or set(names) <= _BY_PROJECT)
 
 
 _EQUAL = ("project_id", "status", "platform_id", "os_version_id", "image_type_id", "build_number")
+_FILTERS = (*_EQUAL, "created_after", "created_before")
+_BY_PLATFORM = {"platform_id", "status"}
+_BY_PROJECT = {"project_id", "status"}
 
 
 def _shape(f: BuildFilters) -> tuple[tuple[str, ...], int]:
     """What a query for ``f`` looks like: the filters set, and how many labels."""
-    names = (*_EQUAL, "created_after", "created_before")
-    return tuple(n for n in names if getattr(f, n) is not None), len(f.labels)
+    return tuple(n for n in _FILTERS if getattr(f, n) is not None), len(f.labels)
 
 
 def _parameters(f: BuildFilters) -> dict[str, Any]:
     """The values of ``f``, named as :func:`_where` binds them."""
-    names = (*_EQUAL, "created_after", "created_before")
-    values = {n: v for n in names if (v := getattr(f, n)) is not None}
+    values = {n: v for n in _FILTERS if (v := getattr(f, n)) is not None}
     for i, (key, value) in enumerate(f.labels):
         values[f"label_key_{i}"], values[f"label_value_{i}"] = key, value
     return values
@@ -226,6 +220,11 @@ def page_query(
 @lru_cache(maxsize=256)
 def _count_query(names: tuple[str, ...], labels: int) -> Prepared:
     return Prepared(_where(select(func.count().label("n")).select_from(_BUILDS), names, labels))
+
+
+def count_query(f: BuildFilters) -> tuple[Prepared, dict[str, Any]]:
+    """The query counting the builds ``f`` selects, and its values."""
+    return _count_query(*_shape(f)), _parameters(f)
 
 
 class BuildRepository:
@@ -315,7 +314,8 @@ class BuildRepository:
         return f"[{query.scalar(self.session, values) or ''}]".encode()
 
     def count(self, f: BuildFilters) -> int:
-        return int(_count_query(*_shape(f)).scalar(self.session, _parameters(f)) or 0)
+        query, values = count_query(f)
+        return int(query.scalar(self.session, values) or 0)
 
     def finished_durations(self, platform_id: str, limit: int) -> list[float]:
         """Seconds from start to finish of the platform's latest completed builds."""
@@ -357,6 +357,8 @@ class BuildRepository:
         self, platform_id: str | None = None, *, project_id: str | None = None
     ) -> dict[str, int]:
         """Builds by status: of one platform, of one project, or of all."""
+        if project_id is not None and platform_id is not None:
+            raise ValueError("counters are kept per platform or per project, not both")
         if project_id is not None:
             rows = _PROJECT_COUNTS.all(self.session, {"project_id": project_id})
         elif platform_id is not None:

@@ -87,8 +87,9 @@ _SQLITE_FIELDS = {
 }
 # build_fields, computed by SQLite: a row of ``builds`` as one JSON object, with running
 # builds' durations counted up to the bound parameter ``now``. A page of a hundred builds
-# costs SQLite a fraction of what building it in Python does.
-# tests/server/test_views.py holds the two to the same output.
+# costs SQLite a fraction of what building it in Python does. The two are equal as JSON
+# (tests/server/test_views.py); the text may differ where JSON allows (labels and metadata
+# keep their stored escapes, ``"\u00e9"`` for ``"é"``).
 BUILD_JSON_SQLITE = "json_object({})".format(
     ", ".join(f"'{name}', {expression}" for name, expression in _SQLITE_FIELDS.items())
 )

@@ -167,16 +167,17 @@ class GroupCommitWriter:
         with self._sessions() as session:
             try:
                 session.begin()
-                if len(batch) == 1:
+                if len(batch) == 1:  # no savepoint needed: if it fails, nothing is kept
                     batch[0].outcome = (True, batch[0].fn(session))
-                for i, job in enumerate(batch if len(batch) > 1 else ()):
-                    job.outcome = _in_savepoint(session, job.fn)
-                    if not session.is_active:
-                        job.settle()
-                        rest = batch[:i] + batch[i + 1 :]
-                        for other in rest:
-                            other.outcome = (False, None)
-                        return rest
+                else:
+                    for i, job in enumerate(batch):
+                        job.outcome = _in_savepoint(session, job.fn)
+                        if not session.is_active:
+                            job.settle()
+                            rest = batch[:i] + batch[i + 1 :]
+                            for other in rest:
+                                other.outcome = (False, None)
+                            return rest
                 session.commit()
             except Exception as exc:  # a lone write raised, or the commit failed
                 for job in batch:
@@ -196,19 +197,22 @@ def _in_savepoint(session: Session, fn: Unit[T]) -> tuple[bool, Any]:
     objects it holds. One case escapes the savepoint: a failed ORM flush makes the ORM roll
     back the whole transaction (``session.is_active`` turns false; see ``_attempt``).
     """
-    dbapi = driver_of(session).dbapi
-    dbapi.execute("SAVEPOINT job")
+    driver = driver_of(session)
+    driver.execute("SAVEPOINT job", ())
     try:
         result = fn(session)
         session.flush()
     except Exception as exc:  # this write only; the rest of the group goes on
         if session.is_active:
-            dbapi.execute("ROLLBACK TO job")
-            dbapi.execute("RELEASE job")
+            driver.execute("ROLLBACK TO job", ())
+            driver.execute("RELEASE job", ())
             session.expunge_all()
         return False, exc
-    dbapi.execute("RELEASE job")
+    driver.execute("RELEASE job", ())
     return True, result
+
+
+_SESSION_OPTIONS: dict[str, Any] = {"expire_on_commit": False, "autoflush": False}
 
 
 class LoopReader:
@@ -238,9 +242,6 @@ class LoopReader:
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
-
-
-_SESSION_OPTIONS: dict[str, Any] = {"expire_on_commit": False, "autoflush": False}
 
 
 @dataclass

@@ -106,16 +106,18 @@ def _defaults(compiled: Any) -> tuple[tuple[str, Any], ...]:
 
 
 def _row_type(names: list[str]) -> type[Any]:
-    """Rows are named tuples: built in C, read like SQLAlchemy's rows (``row.status``)."""
-    return namedtuple("Row", names)
+    """Rows are named tuples: built in C, read like SQLAlchemy's rows (``row.status``).
+    A column without a usable name (an unlabelled ``count(*)``) is read by position."""
+    return namedtuple("Row", names, rename=True)
 
 
 def _compile(statement: Executable, dialect: Dialect, keys: Iterable[str] | None) -> _Compiled:
     column_keys = list(keys) if keys is not None else None
     compiled = statement.compile(dialect=dialect, column_keys=column_keys)  # type: ignore[attr-defined]
+    bound = {compiled.bind_names[bind]: bind for bind in compiled.binds.values()}
     binds = tuple(
         (name, bind.type.dialect_impl(dialect).bind_processor(dialect))
-        for name, bind in compiled.binds.items()
+        for name, bind in bound.items()
     )
     columns = list(getattr(statement, "exported_columns", ()))
     row = _row_type([c.key for c in columns]) if columns else None
@@ -124,7 +126,7 @@ def _compile(statement: Executable, dialect: Dialect, keys: Iterable[str] | None
     return _Compiled(
         sql=compiled.string,
         positional=tuple(compiled.positiontup) if compiled.positional else None,
-        fixed={n: b.effective_value for n, b in compiled.binds.items() if not b.required},
+        fixed={name: bind.effective_value for name, bind in bound.items() if not bind.required},
         binds=tuple(b for b in binds if b[1] is not None),
         defaults=_defaults(compiled),
         row=row,
