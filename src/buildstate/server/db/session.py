@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from buildstate.server.audit.recorder import add_to_transaction, mark_recorded
 from buildstate.server.db.engine import Database
+from buildstate.server.db.prepared import driver_of
 
 if TYPE_CHECKING:
     from buildstate.server.idempotency.service import Idempotency
@@ -92,5 +93,6 @@ def work(make: Callable[[Session], S]) -> Callable[[Request], Awaitable[Work[S]]
 
 
 def dialect_of(session: Session) -> str:
-    """``"sqlite"`` or ``"postgresql"``: for the few statements that differ."""
-    return session.get_bind().dialect.name
+    """``"sqlite"`` or ``"postgresql"``: for the few statements that differ (read from the
+    unit's connection, which the hot paths have looked up already)."""
+    return driver_of(session).dialect.name
