@@ -335,23 +335,21 @@ class BuildRepository:
     # -- counters ----------------------------------------------------------------------
     def move_counters(self, build: Build, old: str, new: str) -> None:
         """``build`` went from ``old`` to ``new``. Rows are updated in one fixed order
-        (platform before project, statuses sorted), so that concurrent moves cannot
+        (statuses sorted, platform before project), so that concurrent moves cannot
         deadlock on PostgreSQL."""
         for status, delta in sorted(((old, -1), (new, 1))):
-            self._bump(_BUMP_PLATFORM, "platform_id", build.platform_id, status, delta)
-        for status, delta in sorted(((old, -1), (new, 1))):
-            self._bump(_BUMP_PROJECT, "project_id", build.project_id, status, delta)
+            self._bump(build, status, delta)
 
     def count_new(self, build: Build) -> None:
         """``build`` was just created."""
-        self._bump(_BUMP_PLATFORM, "platform_id", build.platform_id, build.status, 1)
-        self._bump(_BUMP_PROJECT, "project_id", build.project_id, build.status, 1)
+        self._bump(build, build.status, 1)
 
-    def _bump(
-        self, upsert: dict[str, Prepared], key: str, value: str, status: str, delta: int
-    ) -> None:
-        params = {key: value, "status": status, "delta": delta}
-        upsert[dialect_of(self.session)].execute(self.session, params)
+    def _bump(self, build: Build, status: str, delta: int) -> None:
+        """Both counters ``build`` is counted in: (platform, status) and (project, status)."""
+        dialect = dialect_of(self.session)
+        for upsert, key in ((_BUMP_PLATFORM, "platform_id"), (_BUMP_PROJECT, "project_id")):
+            params = {key: getattr(build, key), "status": status, "delta": delta}
+            upsert[dialect].execute(self.session, params)
 
     def counts(
         self, platform_id: str | None = None, *, project_id: str | None = None

@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql.expression import Executable
 
-Processor = Callable[[Any], Any] | None
+Processor = Callable[[Any], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,18 +70,17 @@ class _Compiled:
     sql: str
     positional: tuple[str, ...] | None  # parameter names in order (qmark), or named
     fixed: dict[str, Any]  # values written into the statement (``LIMIT 1``)
-    binds: tuple[tuple[str, Processor], ...]  # names whose values need converting
+    binds: tuple[tuple[str, Processor], ...]  # the parameters that need converting
     defaults: tuple[tuple[str, Any], ...]  # (column, its Python-side default) for columns left out
     row: type[Any] | None  # a named tuple
-    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, conversion)
+    results: tuple[tuple[int, Processor], ...]  # (column position, conversion)
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         params = {**self.fixed, **values}
         for name, default in self.defaults:
             params[name] = default.arg(None) if default.is_callable else default.arg
-        for name, process in self.binds:
-            if process is not None:
-                params[name] = process(params[name])
+        for name, convert in self.binds:
+            params[name] = convert(params[name])
         if self.positional is None:
             return params
         return [params[name] for name in self.positional]
@@ -115,10 +114,7 @@ def _compile(statement: Executable, dialect: Dialect, keys: Iterable[str] | None
     column_keys = list(keys) if keys is not None else None
     compiled = statement.compile(dialect=dialect, column_keys=column_keys)  # type: ignore[attr-defined]
     bound = {compiled.bind_names[bind]: bind for bind in compiled.binds.values()}
-    binds = tuple(
-        (name, bind.type.dialect_impl(dialect).bind_processor(dialect))
-        for name, bind in bound.items()
-    )
+    to_driver = {n: b.type.dialect_impl(dialect).bind_processor(dialect) for n, b in bound.items()}
     columns = list(getattr(statement, "exported_columns", ()))
     row = _row_type([c.key for c in columns]) if columns else None
     processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
@@ -127,7 +123,7 @@ def _compile(statement: Executable, dialect: Dialect, keys: Iterable[str] | None
         sql=compiled.string,
         positional=tuple(compiled.positiontup) if compiled.positional else None,
         fixed={name: bind.effective_value for name, bind in bound.items() if not bind.required},
-        binds=tuple(b for b in binds if b[1] is not None),
+        binds=tuple((name, p) for name, p in to_driver.items() if p is not None),
         defaults=_defaults(compiled),
         row=row,
         results=results,
