@@ -111,6 +111,23 @@ def test_missing_and_insufficient_messages_match_the_reference(
     assert denied.json()["detail"] == "Admin permission required"
 
 
+@pytest.mark.parametrize(
+    "authorization", ["Basic YWRtaW46YWRtaW4xMjM=", "Bearer", "Bearer   ", "dev-key-12345"]
+)
+def test_an_authorization_header_that_is_not_a_bearer_credential_is_missing_credentials(
+    client: TestClient, authorization: str
+) -> None:
+    response = client.get("/platforms/", headers={"Authorization": authorization})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Authentication required. Use Bearer token or X-API-Key."
+
+
+def test_the_scheme_of_a_bearer_credential_is_case_insensitive(client: TestClient) -> None:
+    response = client.get("/platforms/", headers={"Authorization": "bearer not.a.jwt"})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Invalid or expired token"  # read as a JWT
+
+
 def test_login_forms_and_token_use(client: TestClient) -> None:
     form = client.post("/token", data={"username": "admin", "password": "admin123"})
     assert form.status_code == 200

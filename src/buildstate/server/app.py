@@ -18,7 +18,7 @@ from buildstate._version import __version__
 from buildstate.server import bootstrap
 from buildstate.server.audit.recorder import AuditMiddleware
 from buildstate.server.audit.router import router as audit_router
-from buildstate.server.auth.principal import parse_static_keys
+from buildstate.server.auth.principal import document_security, parse_static_keys
 from buildstate.server.auth.router import router as auth_router
 from buildstate.server.auth.throttle import BadCredentialThrottle, LoginThrottle
 from buildstate.server.builds.router import router as builds_router
@@ -124,13 +124,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema, plus what middleware adds: 413 on every operation with a body,
-    503 on every operation that uses the database."""
+    """FastAPI's schema, plus what it cannot see: the credential schemes (see
+    ``document_security``), 413 on every operation with a body and 503 on every operation
+    that uses the database (both from middleware)."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
+    document_security(schema, app.routes)
     for path_name, path in schema["paths"].items():
         for operation in path.values():
             if "requestBody" in operation:

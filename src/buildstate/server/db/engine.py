@@ -106,18 +106,25 @@ class _Job:
     future: asyncio.Future[Any]
     outcome: tuple[bool, Any] = (False, None)  # (ok, value or exception)
 
-    def settle(self) -> None:
-        self.loop.call_soon_threadsafe(_settle, self.future, self.outcome)
+
+def _answer(jobs: list[_Job]) -> None:
+    """Hand each job's outcome to its waiting request: one wake-up per event loop, not one
+    per job (each wake-up is a write to the loop's socket, and a GIL hand-over)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+    for job in jobs:
+        by_loop.setdefault(job.loop, []).append(job)
+    for loop, answered in by_loop.items():
+        loop.call_soon_threadsafe(_settle, [(job.future, job.outcome) for job in answered])
 
 
-def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
-    if future.cancelled():  # the client went away; the write stands regardless
-        return
-    ok, value = outcome
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+def _settle(outcomes: list[tuple[asyncio.Future[Any], tuple[bool, Any]]]) -> None:
+    for future, (ok, value) in outcomes:
+        if future.cancelled():  # the client went away; the write stands regardless
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 class GroupCommitWriter:
@@ -173,7 +180,7 @@ class GroupCommitWriter:
                     for i, job in enumerate(batch):
                         job.outcome = _in_savepoint(session, job.fn)
                         if not session.is_active:
-                            job.settle()
+                            _answer([job])
                             rest = batch[:i] + batch[i + 1 :]
                             for other in rest:
                                 other.outcome = (False, None)
@@ -183,8 +190,7 @@ class GroupCommitWriter:
                 for job in batch:
                     if job.outcome[0] or job.outcome[1] is None:
                         job.outcome = (False, exc)  # not durable: say so
-        for job in batch:
-            job.settle()
+        _answer(batch)
         return []
 
 

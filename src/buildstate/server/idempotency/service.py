@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from buildstate.server.auth.principal import Authenticated, Principal
+from buildstate.server.auth.principal import Principal, authenticate
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Conflict, Unprocessable
 from buildstate.server.http import json_response
@@ -103,10 +103,9 @@ class Idempotency:
         return response
 
 
-async def _idempotency(
-    request: Request, principal: Authenticated, key: KeyHeader = None
-) -> Idempotency:
-    return Idempotency(principal, key, request)
+async def _idempotency(request: Request, key: KeyHeader = None) -> Idempotency:
+    # The caller, as the scope check found it (not a sub-dependency: see authenticate).
+    return Idempotency(await authenticate(request), key, request)
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]
