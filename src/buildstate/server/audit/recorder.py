@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from buildstate.server.audit.models import AuditRecord
 from buildstate.server.db.engine import Database
-from buildstate.server.db.rows import insert_row
+from buildstate.server.db.rows import insert_row, record
 from buildstate.server.middleware import StatusWatch
 
 log = logging.getLogger("buildstate.audit")
@@ -47,7 +47,8 @@ def record_for(scope: Scope, status: int) -> AuditRecord:
     route = scope.get("route")
     template = getattr(route, "path", None) or scope["path"]
     client = scope.get("client")
-    return AuditRecord(
+    return record(
+        AuditRecord,
         actor=getattr(principal, "actor", None) or state.get("login_username"),
         credential_id=getattr(principal, "credential_id", None),
         action=f"{scope['method']} {template}"[:255],

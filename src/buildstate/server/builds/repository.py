@@ -39,7 +39,7 @@ from buildstate.server.catalog.crud import CatalogSpec
 from buildstate.server.catalog.resources import IMAGE_TYPES, OS_VERSIONS, PLATFORMS, PROJECTS
 from buildstate.server.db.base import Base
 from buildstate.server.db.prepared import Prepared
-from buildstate.server.db.rows import insert_row, update_row
+from buildstate.server.db.rows import insert_row, record, update_row
 from buildstate.server.db.session import dialect_of
 from buildstate.server.db.types import UTCDateTime
 from buildstate.server.projects.models import StateCodeDefinition
@@ -242,7 +242,7 @@ class BuildRepository:
         on SQLite the writer's ``BEGIN IMMEDIATE`` already excludes other writers."""
         lock = for_update and dialect_of(self.session) == "postgresql"
         row = (_BUILD_FOR_UPDATE if lock else _BUILD).first(self.session, {"build_id": build_id})
-        return None if row is None else Build(**row._asdict())
+        return None if row is None else record(Build, **row._asdict())
 
     def references(self, values: dict[str, str]) -> dict[str, bool | None]:
         """For each field of :data:`REFERENCES` in ``values``: whether the entry it names

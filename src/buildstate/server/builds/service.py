@@ -31,6 +31,7 @@ from buildstate.server.builds.statemachine import (
     Snapshot,
     StateStatus,
 )
+from buildstate.server.db.rows import record
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Conflict, NotFound, Unprocessable
 
@@ -90,7 +91,8 @@ class BuildService:
         if self.repo.number_taken(body.project_id, body.build_number):
             raise taken
         now = utcnow()
-        row = Build(
+        row = record(
+            Build,
             id=str(uuid.uuid4()),
             **body.model_dump(exclude={"created_by"}),
             created_by=body.created_by or by.actor,
@@ -100,8 +102,11 @@ class BuildService:
             created_at=now,
             updated_at=now,
         )
-        labels = [BuildLabel(build_id=row.id, key=k, value=v) for k, v in body.labels.items()]
-        first = BuildState(
+        labels = [
+            record(BuildLabel, build_id=row.id, key=k, value=v) for k, v in body.labels.items()
+        ]
+        first = record(
+            BuildState,
             build_id=row.id,
             attempt=1,
             state_code=0,
@@ -126,7 +131,8 @@ class BuildService:
         )
         artifact = None
         if body.has_artifact:
-            artifact = BuildArtifact(
+            artifact = record(
+                BuildArtifact,
                 build_id=row.id,
                 state_id=state.id,
                 attempt=state.attempt,
@@ -241,7 +247,8 @@ class BuildService:
     ) -> BuildState:
         """Append the history row and move the build (and its counters) to ``outcome``."""
         now = utcnow()
-        state = BuildState(
+        state = record(
+            BuildState,
             build_id=row.id,
             attempt=outcome.attempt,
             state_code=code,
@@ -276,7 +283,8 @@ class BuildService:
         failure_type: str | None,
         details: dict[str, object] | None,
     ) -> BuildFailure:
-        failure = BuildFailure(
+        failure = record(
+            BuildFailure,
             build_id=row.id,
             state_id=state.id,
             attempt=state.attempt,

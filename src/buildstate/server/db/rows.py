@@ -1,39 +1,66 @@
 """Writing mapped objects with prepared statements, outside the ORM's unit of work.
 
-The hot write paths (state reports, new builds, audit records) build ordinary model
-objects but never add them to the session: these helpers insert and update them with one
-:class:`~buildstate.server.db.prepared.Prepared` statement each. That skips the unit of
-work's flush, several times the cost of the statement itself, and keeps such objects out
-of the identity map, so that the writes the SQLite writer commits together in one
-transaction never see each other's stale objects.
+The hot write paths (state reports, new builds, audit records) use model objects as plain
+records, made by :func:`record` and never added to the session: these helpers insert and
+update them with one :class:`~buildstate.server.db.prepared.Prepared` statement each. That
+skips the unit of work's flush, several times the cost of the statement itself, and keeps
+such objects out of the identity map, so that the writes the SQLite writer commits
+together in one transaction never see each other's stale objects.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, insert, inspect, update
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 from buildstate.server.db.base import Base
 from buildstate.server.db.prepared import Prepared
 
+M = TypeVar("M", bound=Base)
+
+
+def record(model: type[M], **values: Any) -> M:
+    """A ``model`` object holding ``values``, made the way the ORM makes the objects it
+    loads: without the constructor, whose attribute events cost ten times as much (32 µs
+    against 3 for a ``Build``, measured). For :func:`insert_row` and :func:`update_row`,
+    not for a session."""
+    unknown = values.keys() - _attributes(model.__mapper__)
+    if unknown:
+        raise TypeError(f"{model.__name__} has no column attribute {', '.join(sorted(unknown))}")
+    obj: M = manager_of_class(model).new_instance()
+    vars(obj).update(values)
+    return obj
+
+
+@cache
+def _attributes(mapper: Mapper[Any]) -> frozenset[str]:
+    return frozenset(name for name, _ in _names(mapper))
+
+
+@cache
+def _names(mapper: Mapper[Any]) -> tuple[tuple[str, str], ...]:
+    """(attribute name, column name) of each column attribute."""
+    return tuple((attr.key, attr.columns[0].key) for attr in mapper.column_attrs)
+
 
 def _columns(obj: Base, names: set[str] | None = None) -> dict[str, Any]:
     """The column values set on ``obj``, by column name (``names``: only these attributes)."""
-    state = inspect(obj)
-    values = state.dict
+    values = vars(obj)
     return {
-        attr.columns[0].key: values[attr.key]
-        for attr in state.mapper.column_attrs
-        if attr.key in values and (names is None or attr.key in names)
+        column: values[attr]
+        for attr, column in _names(type(obj).__mapper__)
+        if attr in values and (names is None or attr in names)
     }
 
 
-def _key(mapper: Mapper[Any]) -> list[tuple[str, Any]]:
+@cache
+def _key(mapper: Mapper[Any]) -> tuple[tuple[str, Any], ...]:
     """(attribute name, column) of each primary-key column."""
-    return [(mapper.get_property_by_column(c).key, c) for c in mapper.primary_key]
+    return tuple((mapper.get_property_by_column(c).key, c) for c in mapper.primary_key)
 
 
 @cache
@@ -56,7 +83,7 @@ def _update(mapper: Mapper[Any]) -> Prepared:
 
 def insert_row(session: Session, obj: Base) -> None:
     """INSERT ``obj``; a generated integer primary key is set on it."""
-    plain, returning, generated = _insert(inspect(obj).mapper)
+    plain, returning, generated = _insert(type(obj).__mapper__)
     values = _columns(obj)
     if returning is not None and generated is not None and getattr(obj, generated) is None:
         setattr(obj, generated, returning.scalar(session, values))
@@ -68,6 +95,6 @@ def update_row(session: Session, obj: Base, **changes: Any) -> None:
     """Set ``changes`` on ``obj`` and UPDATE its row with them."""
     for name, value in changes.items():
         setattr(obj, name, value)
-    mapper = inspect(obj).mapper
+    mapper = type(obj).__mapper__
     keys = {f"pk_{column.key}": getattr(obj, name) for name, column in _key(mapper)}
     _update(mapper).execute(session, {**_columns(obj, set(changes)), **keys})
