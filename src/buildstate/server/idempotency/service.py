@@ -45,7 +45,12 @@ class Idempotency:
         self.owner = principal.user_id or principal.credential_id
         self.key = key
         self.method = request.method
-        self.path = request.url.path
+        self._request = request
+
+    @property
+    def path(self) -> str:
+        # Only with a key: building the request's URL costs more than this whole object.
+        return self._request.url.path
 
     def run(
         self,
