@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -59,8 +60,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             log.info("forgot %d expired idempotency keys", purged)
         where = db.sqlite_file or db.url.render_as_string(hide_password=True)
         log.info("buildstate %s ready (%s mode) on %s", __version__, settings.mode.value, where)
+        # What exists now lives as long as the server. Left to the cyclic garbage collector,
+        # its ~150k objects are traversed by every full collection: a 100 ms pause of the
+        # whole process (measured), every few thousand writes. Frozen, they are skipped.
+        gc.collect()
+        gc.freeze()
         yield
     finally:
+        gc.unfreeze()  # collectable again, e.g. when tests start many apps in one process
         await to_thread.run_sync(db.close)
 
 

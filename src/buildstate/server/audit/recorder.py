@@ -95,9 +95,9 @@ class AuditMiddleware:
         db: Database | None = getattr(scope["app"].state, "db", None)
         if db is None:
             return
-        record = record_for(scope, status)
+        entry = record_for(scope, status)
         try:
-            await db.write(lambda session: insert_row(session, record))
+            await db.write(lambda session: insert_row(session, entry))
         except Exception:  # the response is already out; never turn it into an error
             log.exception(
                 "could not write the audit record of %s %s", scope["method"], scope["path"]

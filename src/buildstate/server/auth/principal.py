@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
@@ -25,6 +25,7 @@ from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Forbidden, Unauthorized
 
 Scope = Literal["read", "write", "admin"]
+G = TypeVar("G", bound=Callable[..., Awaitable[Any]])
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
 _RANK: dict[str, int] = {scope: rank for rank, scope in enumerate(SCOPES, start=1)}
 
@@ -94,7 +95,7 @@ MISSING = "Authentication required. Use Bearer token or X-API-Key."
 async def authenticate(request: Request) -> Principal:
     """The caller, from ``X-API-Key`` or ``Authorization: Bearer`` (a JWT or an API token);
     once per request, however many dependencies ask."""
-    known: Principal | None = getattr(request.state, "principal", None)
+    known: Principal | None = getattr(request.state, "authenticated", None)
     if known is not None:
         return known
     state = request.app.state
@@ -111,7 +112,8 @@ async def authenticate(request: Request) -> Principal:
         principal = await _from_jwt(bearer, request, db)
     else:
         raise Unauthorized(MISSING)
-    request.state.principal = principal  # for the audit log, and the next to ask
+    request.state.authenticated = principal  # for the next to ask
+    request.state.principal = principal  # for the audit log
     return principal
 
 
@@ -166,20 +168,27 @@ async def _from_jwt(token: str, request: Request, db: Database) -> Principal:
 
 
 Authenticated = Annotated[Principal, Depends(authenticate)]
-_GUARDS: set[Callable[..., Awaitable[Principal]]] = {authenticate}
+# The dependencies that call authenticate(): an operation using any of them needs a credential.
+_GUARDS: set[Callable[..., Awaitable[Any]]] = {authenticate}
+
+
+def guard(dependency: G) -> G:
+    """Declare that ``dependency`` authenticates (calls :func:`authenticate`)."""
+    _GUARDS.add(dependency)
+    return dependency
 
 
 def require(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
     needed = _RANK[scope]
     message = f"{scope.capitalize()} permission required"
 
+    @guard
     async def _check(request: Request) -> Principal:
         principal = await authenticate(request)
         if principal.level < needed:
             raise Forbidden(message)
         return principal
 
-    _GUARDS.add(_check)
     return _check
 
 
@@ -192,18 +201,19 @@ def document_security(schema: dict[str, Any], routes: Iterable[BaseRoute]) -> No
     """Declare the credential schemes in ``schema``, and on every operation that
     authenticates that either one is accepted."""
     schemes = (BEARER, API_KEY)
-    schema.setdefault("components", {})["securitySchemes"] = {
-        s.scheme_name: s.model.model_dump(mode="json", by_alias=True, exclude_none=True)
-        for s in schemes
-    }
-    either: list[dict[str, list[str]]] = [{s.scheme_name: []} for s in schemes]
-    for context in iter_route_contexts(list(routes)):  # through included routers
-        route = context.original_route
-        if isinstance(route, APIRoute) and _guarded(route.dependant):
+    schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(
+        {
+            s.scheme_name: s.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+            for s in schemes
+        }
+    )
+    # As FastAPI's own schema does: each route as included, with its routers' dependencies.
+    for context in iter_route_contexts(list(routes)):
+        if isinstance(context.original_route, APIRoute) and _guarded(context.dependant):
             operations = schema["paths"].get(context.path_format, {})
-            for method in route.methods or ():
+            for method in context.methods or ():
                 if method.lower() in operations:
-                    operations[method.lower()]["security"] = either
+                    operations[method.lower()]["security"] = [{s.scheme_name: []} for s in schemes]
 
 
 def _guarded(dependant: Dependant) -> bool:

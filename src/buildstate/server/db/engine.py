@@ -114,17 +114,26 @@ def _answer(jobs: list[_Job]) -> None:
     for job in jobs:
         by_loop.setdefault(job.loop, []).append(job)
     for loop, answered in by_loop.items():
-        loop.call_soon_threadsafe(_settle, [(job.future, job.outcome) for job in answered])
+        outcomes = [(job.future, job.outcome) for job in answered]
+        loop.call_soon_threadsafe(_settle_all, loop, outcomes)
 
 
-def _settle(outcomes: list[tuple[asyncio.Future[Any], tuple[bool, Any]]]) -> None:
-    for future, (ok, value) in outcomes:
-        if future.cancelled():  # the client went away; the write stands regardless
-            continue
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
+def _settle_all(
+    loop: asyncio.AbstractEventLoop,
+    outcomes: list[tuple[asyncio.Future[Any], tuple[bool, Any]]],
+) -> None:
+    for future, outcome in outcomes:  # each a callback of its own, as if woken alone
+        loop.call_soon(_settle, future, outcome)
+
+
+def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
+    if future.cancelled():  # the client went away; the write stands regardless
+        return
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 class GroupCommitWriter:

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from buildstate.server.auth.principal import Principal, authenticate
+from buildstate.server.auth.principal import Principal, authenticate, guard
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Conflict, Unprocessable
 from buildstate.server.http import json_response
@@ -45,12 +45,8 @@ class Idempotency:
         self.owner = principal.user_id or principal.credential_id
         self.key = key
         self.method = request.method
-        self._request = request
-
-    @property
-    def path(self) -> str:
-        # Only with a key: building the request's URL costs more than this whole object.
-        return self._request.url.path
+        # Only a keyed write stores it: building the URL costs more than this whole object.
+        self.path = request.url.path if key is not None else ""
 
     def run(
         self,
@@ -108,6 +104,7 @@ class Idempotency:
         return response
 
 
+@guard
 async def _idempotency(request: Request, key: KeyHeader = None) -> Idempotency:
     # The caller, as the scope check found it (not a sub-dependency: see authenticate).
     return Idempotency(await authenticate(request), key, request)
