@@ -25,7 +25,6 @@ from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Forbidden, Unauthorized
 
 Scope = Literal["read", "write", "admin"]
-G = TypeVar("G", bound=Callable[..., Awaitable[Any]])
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
 _RANK: dict[str, int] = {scope: rank for rank, scope in enumerate(SCOPES, start=1)}
 
@@ -170,6 +169,7 @@ async def _from_jwt(token: str, request: Request, db: Database) -> Principal:
 Authenticated = Annotated[Principal, Depends(authenticate)]
 # The dependencies that call authenticate(): an operation using any of them needs a credential.
 _GUARDS: set[Callable[..., Awaitable[Any]]] = {authenticate}
+G = TypeVar("G", bound=Callable[..., Awaitable[Any]])
 
 
 def guard(dependency: G) -> G:
