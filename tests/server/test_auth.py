@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
+from buildstate.server.auth.repository import AuthRepository
 from buildstate.server.db.engine import driver_url
 from buildstate.server.settings import Settings
 from tests.conftest import ADMIN, token_headers
@@ -381,3 +382,38 @@ def test_another_users_token_cannot_touch_a_user(client: TestClient, as_scope: A
         response = client.request(method, path, headers=other, json=body)
         assert response.status_code == 403, (method, path)
     assert client.get("/users/me", headers=other).json()["scopes"] == ["read", "write"]
+
+
+def test_a_request_is_authenticated_once_however_many_dependencies_ask(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = client.post(
+        "/users",
+        headers=ADMIN,
+        json={"username": "once", "password": "password-123", "scopes": ["read", "write"]},
+    ).json()
+    token = client.post(
+        f"/users/{user['id']}/tokens", headers=ADMIN, json={"name": "t", "scopes": ["write"]}
+    ).json()["token"]
+    lookups: list[str] = []
+    real = AuthRepository.get_token
+
+    def counted(self: AuthRepository, token_id: str) -> Any:
+        lookups.append(token_id)
+        return real(self, token_id)
+
+    monkeypatch.setattr(AuthRepository, "get_token", counted)
+    # The scope check and the Idempotency-Key dependency both need the caller.
+    response = client.post(
+        "/builds",
+        headers={"X-API-Key": token, "Idempotency-Key": "once-1"},
+        json={
+            "project_id": "nope",
+            "platform_id": "nope",
+            "os_version_id": "nope",
+            "image_type_id": "nope",
+            "build_number": "1",
+        },
+    )
+    assert response.status_code == 404
+    assert len(lookups) == 1
