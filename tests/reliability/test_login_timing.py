@@ -7,6 +7,10 @@ per-pair differences, so a drifting load cancels within each pair and outliers d
 count (the gap of the two medians is reported too). ``BUILDSTATE_TIMING_TRIES`` sets the
 number of tries (default 200, half of each kind). One database is enough: both paths run
 the same queries; the question is whether the password hash is skipped.
+
+The limit is relative to a login's own cost: skipping the hash would make the gap most of a
+login (measured: a login takes ~175 ms, nearly all of it the hash), while VM noise has
+reached 10 ms on a run where nothing was wrong (an absolute 10 ms limit failed there).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from tests.reliability import report
 from tests.reliability.conftest import budget
 
 TRIES = budget("BUILDSTATE_TIMING_TRIES", 200)
-MAX_GAP_SECONDS = 0.010
+MAX_GAP_FRACTION = 0.25  # of the median wrong-password login
 
 
 def _timed_login(client: TestClient, username: str) -> float:
@@ -68,4 +72,4 @@ def test_unknown_user_costs_as_much_as_a_wrong_password(tmp_path: Path) -> None:
         f"{medians_gap * 1000:.2f} ms, median paired gap {gap * 1000:.2f} ms"
     )
     assert len(unknown) == len(wrong) == TRIES // 2
-    assert gap < MAX_GAP_SECONDS, (gap, medians_gap)
+    assert gap < MAX_GAP_FRACTION * statistics.median(wrong), (gap, medians_gap)
