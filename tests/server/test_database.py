@@ -1,0 +1,138 @@
+"""The SQLite database's own machinery, seen from outside: group commit, the background
+WAL checkpoints and the turn that writers of several processes take."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from buildstate.server.app import create_app
+from buildstate.server.db.engine import Database, Unit, create_database
+from buildstate.server.db.migrate import upgrade_database
+from buildstate.server.projects.models import Project
+from tests.conftest import ADMIN, relaxed_settings
+
+
+def _add_project(project_id: str, name: str, *, then_fail: bool = False) -> Unit[str]:
+    def write(session: Session) -> str:
+        session.add(Project(id=project_id, name=name))
+        session.flush()
+        if then_fail:
+            raise ValueError(f"{project_id} changed its mind")
+        return project_id
+
+    return write
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    settings = relaxed_settings(f"sqlite:///{tmp_path / 'writes.db'}")
+    upgrade_database(settings)
+    db = create_database(settings)
+    yield db
+    db.close()
+
+
+class Occupier:
+    """A write that holds the writer thread, inside its transaction, until released."""
+
+    def __init__(self, then: Unit[str]) -> None:
+        self.inside, self.release = threading.Event(), threading.Event()
+        self._then = then
+
+    def __call__(self, session: Session) -> str:
+        self.inside.set()
+        assert self.release.wait(10)
+        return self._then(session)
+
+    async def entered(self) -> None:
+        assert await asyncio.to_thread(self.inside.wait, 10)
+
+
+def test_writes_committed_together_fail_alone(database: Database) -> None:
+    """One group of writes, one transaction: a write that raises loses only its own work,
+    even when its failed flush takes the ORM's whole transaction down (the others are run
+    again), and every caller hears its own outcome."""
+    occupier = Occupier(_add_project("taken", "taken"))
+
+    async def scenario() -> list[object]:
+        first = asyncio.create_task(database.write(occupier))
+        await occupier.entered()
+        group = [
+            asyncio.create_task(database.write(write))
+            for write in (
+                _add_project("kept-1", "kept-1"),
+                _add_project("raises", "raises", then_fail=True),
+                _add_project("dup", "taken"),  # unique name: the flush fails
+                _add_project("kept-2", "kept-2"),
+            )
+        ]
+        await asyncio.sleep(0)  # every write of the group is queued behind the first
+        occupier.release.set()
+        return await asyncio.gather(first, *group, return_exceptions=True)
+
+    taken, kept_1, raised, duplicate, kept_2 = asyncio.run(scenario())
+    assert (taken, kept_1, kept_2) == ("taken", "kept-1", "kept-2")
+    assert isinstance(raised, ValueError)
+    assert isinstance(duplicate, IntegrityError)
+    stored = asyncio.run(
+        database.read(lambda session: sorted(session.scalars(select(Project.id)).all()))
+    )
+    assert stored == ["kept-1", "kept-2", "taken"]
+
+
+def _in_database_file(path: Path, project_id: str) -> bool:
+    """Whether the project is in the database file itself, the write-ahead log ignored
+    (``immutable=1`` reads the file alone; a fresh connection each time, as it caches)."""
+    with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as file_only:
+        found = file_only.execute("SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone()
+    return found is not None
+
+
+def test_committed_writes_are_checkpointed_into_the_file_in_the_background(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "checkpoint.db"
+    settings = relaxed_settings(f"sqlite:///{path}")
+    upgrade_database(settings)
+    with TestClient(create_app(settings)) as client:
+        made = client.post("/projects/", headers=ADMIN, json={"name": "checkpointed"})
+        assert made.status_code == 201, made.text
+        project_id = made.json()["id"]
+        # A few pages of log: far below the 1,000 at which SQLite itself would checkpoint
+        # in the writer's commit, so only the background checkpointer copies them now.
+        deadline = time.monotonic() + 10
+        while not _in_database_file(path, project_id):
+            assert time.monotonic() < deadline, "the write never reached the database file"
+            time.sleep(0.02)
+    assert not [t for t in threading.enumerate() if t.name == "buildstate-checkpoint"]
+
+
+def test_a_write_transaction_holds_the_writers_turn_of_every_process(database: Database) -> None:
+    occupier = Occupier(lambda _session: "committed")
+
+    async def scenario(other_process: BinaryIO) -> None:
+        write = asyncio.create_task(database.write(occupier))
+        await occupier.entered()
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other_process, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        occupier.release.set()
+        assert await write == "committed"
+        fcntl.flock(other_process, fcntl.LOCK_EX | fcntl.LOCK_NB)  # its turn now
+        fcntl.flock(other_process, fcntl.LOCK_UN)
+
+    # Another process's writer: an open file description of the lock file of its own.
+    with Path(f"{database.sqlite_file}-writer").open("ab") as other_process:
+        asyncio.run(scenario(other_process))
