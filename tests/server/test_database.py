@@ -1,19 +1,20 @@
 """The SQLite database's own machinery, seen from outside: group commit, the background
-WAL checkpoints and the turn that writers of several processes take."""
+WAL checkpoints and the lock that serializes the writers of several processes."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
@@ -66,6 +67,8 @@ def test_writes_committed_together_fail_alone(database: Database) -> None:
     even when its failed flush takes the ORM's whole transaction down (the others are run
     again), and every caller hears its own outcome."""
     occupier = Occupier(_add_project("taken", "taken"))
+    commits: list[object] = []
+    event.listen(database.writer, "commit", commits.append)
 
     async def scenario() -> list[object]:
         first = asyncio.create_task(database.write(occupier))
@@ -91,14 +94,18 @@ def test_writes_committed_together_fail_alone(database: Database) -> None:
         database.read(lambda session: sorted(session.scalars(select(Project.id)).all()))
     )
     assert stored == ["kept-1", "kept-2", "taken"]
+    assert len(commits) == 2  # the first write alone, then the group (run again once)
 
 
 def _in_database_file(path: Path, project_id: str) -> bool:
     """Whether the project is in the database file itself, the write-ahead log ignored
     (``immutable=1`` reads the file alone; a fresh connection each time, as it caches)."""
-    with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as file_only:
-        found = file_only.execute("SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone()
-    return found is not None
+    with contextlib.closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as file_only:
+        try:
+            query = "SELECT 1 FROM projects WHERE id = ?"
+            return file_only.execute(query, (project_id,)).fetchone() is not None
+        except sqlite3.DatabaseError:  # read without locks, in the middle of a checkpoint
+            return False
 
 
 def test_committed_writes_are_checkpointed_into_the_file_in_the_background(
@@ -120,19 +127,30 @@ def test_committed_writes_are_checkpointed_into_the_file_in_the_background(
     assert not [t for t in threading.enumerate() if t.name == "buildstate-checkpoint"]
 
 
-def test_a_write_transaction_holds_the_writers_turn_of_every_process(database: Database) -> None:
-    occupier = Occupier(lambda _session: "committed")
+def test_a_write_transaction_holds_the_writer_lock_of_every_process(database: Database) -> None:
+    def fails(_session: Session) -> str:
+        raise ValueError("this write fails")
 
-    async def scenario(other_process: BinaryIO) -> None:
+    occupier = Occupier(fails)
+
+    async def scenario(other_process: int) -> None:
         write = asyncio.create_task(database.write(occupier))
         await occupier.entered()
         with pytest.raises(BlockingIOError):
             fcntl.flock(other_process, fcntl.LOCK_EX | fcntl.LOCK_NB)
         occupier.release.set()
-        assert await write == "committed"
-        fcntl.flock(other_process, fcntl.LOCK_EX | fcntl.LOCK_NB)  # its turn now
+        with pytest.raises(ValueError, match="this write fails"):
+            await write
+        fcntl.flock(other_process, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released, failed or not
+        writing = asyncio.create_task(database.write(lambda _session: "committed"))
+        await asyncio.sleep(0.2)
+        assert not writing.done()  # waits for the other process
         fcntl.flock(other_process, fcntl.LOCK_UN)
+        assert await writing == "committed"
 
     # Another process's writer: an open file description of the lock file of its own.
-    with Path(f"{database.sqlite_file}-writer").open("ab") as other_process:
+    other_process = os.open(f"{database.sqlite_file}-writer", os.O_RDONLY)
+    try:
         asyncio.run(scenario(other_process))
+    finally:
+        os.close(other_process)

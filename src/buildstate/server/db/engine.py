@@ -20,11 +20,14 @@ each; the database orders concurrent writers itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import queue
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -56,6 +59,8 @@ SQLITE_READERS = 1
 POSTGRES_POOL = 10
 MAX_BATCH = 64  # writes committed together at most (bounds one transaction's size)
 CHECKPOINT_INTERVAL = 0.05  # seconds between two checkpoints while writes keep coming
+BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for another before giving up
+LOCK_POLL = 0.001  # seconds between two looks at another process's writer lock
 
 
 class UnsupportedDatabase(ValueError):
@@ -97,7 +102,7 @@ def _configure_sqlite(engine: Engine, *, synchronous: str, immediate: bool) -> N
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -122,7 +127,8 @@ def _answer(jobs: list[_Job]) -> None:
         by_loop.setdefault(job.loop, []).append(job)
     for loop, answered in by_loop.items():
         outcomes = [(job.future, job.outcome) for job in answered]
-        loop.call_soon_threadsafe(_settle_all, loop, outcomes)
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting
+            loop.call_soon_threadsafe(_settle_all, loop, outcomes)
 
 
 def _settle_all(
@@ -202,43 +208,61 @@ class Checkpointer:
                 connection.close()
 
 
-class WritersTurn:
-    """Writer threads of several server processes on one SQLite file (``--workers N``)
-    take turns here, one transaction each, before SQLite's own lock.
+class WriterLock:
+    """Serializes the writer threads of several server processes on one SQLite file
+    (``--workers N``) with a lock file next to it, ``<file>-writer``, taken around each
+    group's transaction before SQLite's own lock.
 
     SQLite lets one writer in at a time anyway, but a writer that finds the file locked
-    sleeps in SQLite's busy handler (1, 2, 5 … 100 ms) and looks again, while the process
-    holding it takes it again at once: with 2 workers the p99 of a write was 2.2 s. A
-    writer blocked in ``flock`` sleeps in the kernel until the lock is released. The lock
-    file sits next to the database (``<file>-writer``); SQLite's own files cannot carry
-    the lock, as closing any descriptor of a file drops the process's SQLite locks on it.
-    On Windows there is no ``flock`` and SQLite's busy handler alone orders the writers.
+    waits in SQLite's busy handler, which sleeps 1, 2, 5 … up to 100 ms between looks
+    while the process holding the lock takes it again at once: with 2 workers the p99 of
+    a write was 2.2 s. Here a waiting writer looks every millisecond. After
+    ``BUSY_TIMEOUT`` it goes on without the lock and leaves the wait to SQLite (a writer
+    that stopped while holding it cannot stop the others). The lock cannot live on
+    SQLite's own files: closing any descriptor of a file drops the process's SQLite locks
+    on it. A read-only descriptor is enough for ``flock``, so a lock file created by
+    another user does not stop a server. Without ``flock`` (Windows) SQLite's busy
+    handler alone orders the writers.
     """
 
     def __init__(self, database: Path) -> None:
-        self._file = Path(f"{database}-writer").open("ab")  # noqa: SIM115 (held until close)
+        self._fd = os.open(f"{database}-writer", os.O_RDONLY | os.O_CREAT, 0o666)
+        self._held = False
 
     def __enter__(self) -> None:
-        if sys.platform != "win32":
-            fcntl.flock(self._file, fcntl.LOCK_EX)
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while sys.platform != "win32" and not self._take():
+            if time.monotonic() >= deadline:
+                log.warning("another process held the SQLite writer lock for %ss", BUSY_TIMEOUT)
+                return
+            time.sleep(LOCK_POLL)
+
+    def _take(self) -> bool:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self._held = True
+        return True
 
     def __exit__(self, *_exc: object) -> None:
-        if sys.platform != "win32":
-            fcntl.flock(self._file, fcntl.LOCK_UN)
+        if self._held:
+            self._held = False
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        self._file.close()
+        os.close(self._fd)
 
 
 class GroupCommitWriter:
     """The SQLite writer thread: queued writes, committed in groups (see module doc)."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], checkpointer: Checkpointer, turn: WritersTurn
+        self, sessions: sessionmaker[Session], checkpointer: Checkpointer, lock: WriterLock
     ) -> None:
         self._sessions = sessions
         self._checkpointer = checkpointer
-        self._turn = turn
+        self._lock = lock
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="buildstate-writer", daemon=True)
         self._thread.start()
@@ -253,7 +277,7 @@ class GroupCommitWriter:
     def stop(self) -> None:
         self._queue.put(None)
         self._thread.join()
-        self._turn.close()
+        self._lock.close()
 
     def _serve(self) -> None:
         while (first := self._queue.get()) is not None:
@@ -273,10 +297,16 @@ class GroupCommitWriter:
 
     def _commit(self, batch: list[_Job]) -> None:
         settled: list[_Job] = []
-        with self._turn:
-            while batch:
-                batch = self._attempt(batch, settled)
-        _answer(settled)  # after the turn is passed on: the other processes go first
+        try:
+            with self._lock:
+                while batch:
+                    batch = self._attempt(batch, settled)
+        except Exception as exc:  # the lock file or the session failed, not a write
+            log.exception("the SQLite writer could not run a group of writes")
+            for job in batch:
+                job.outcome = (False, exc)
+            settled.extend(batch)
+        _answer(settled)  # once the lock is released: it is held no longer than needed
 
     def _attempt(self, batch: list[_Job], settled: list[_Job]) -> list[_Job]:
         """Run ``batch`` in one transaction and add its jobs to ``settled``; or, if one
@@ -291,6 +321,9 @@ class GroupCommitWriter:
                     for i, job in enumerate(batch):
                         job.outcome = _in_savepoint(session, job.fn)
                         if not session.is_active:
+                            if job.outcome[0]:  # it caught its own failed flush
+                                rolled_back = "a write caught its own failed flush"
+                                job.outcome = (False, RuntimeError(rolled_back))
                             settled.append(job)
                             rest = batch[:i] + batch[i + 1 :]
                             for other in rest:
@@ -464,6 +497,7 @@ def create_database(settings: Settings) -> Database:
         reader = create_engine(url, pool_size=SQLITE_READERS + 1, **options)
         _configure_sqlite(writer, synchronous=settings.sqlite_synchronous, immediate=True)
         _configure_sqlite(reader, synchronous=settings.sqlite_synchronous, immediate=False)
+        lock = WriterLock(path)  # first: it may fail (permissions), before any thread starts
         checkpointer = Checkpointer(
             path, synchronous=settings.sqlite_synchronous, interval=CHECKPOINT_INTERVAL
         )
@@ -477,7 +511,7 @@ def create_database(settings: Settings) -> Database:
             checkpointer,
             LoopReader(reader),
         )
-        db._group = GroupCommitWriter(db._write_sessions, checkpointer, WritersTurn(path))
+        db._group = GroupCommitWriter(db._write_sessions, checkpointer, lock)
         return db
     engine = create_engine(
         url, pool_size=POSTGRES_POOL, max_overflow=0, pool_pre_ping=True, pool_timeout=30
