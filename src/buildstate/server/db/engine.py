@@ -214,7 +214,7 @@ class WriterLock:
     waits in SQLite's busy handler, which sleeps 1, 2, 5 … up to 100 ms between looks
     while the process holding the lock takes it again at once: with 2 workers the p99 of
     a write was 2.2 s. A writer waiting in ``flock`` is woken by the kernel when the lock
-    is released (2 workers: p99 59–87 ms). Polling ``flock`` every millisecond instead
+    is released (2 workers: p99 59–118 ms). Polling ``flock`` every millisecond instead
     starved the waiter the same way (p99 485–814 ms), so the wait has no deadline: a
     process stopped while holding the lock (a debugger, SIGSTOP) makes the others' writes
     wait for it, where SQLite would have failed them after its 30 s busy timeout.
