@@ -385,16 +385,9 @@ def test_another_users_token_cannot_touch_a_user(client: TestClient, as_scope: A
 
 
 def test_a_request_is_authenticated_once_however_many_dependencies_ask(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, as_scope: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    user = client.post(
-        "/users",
-        headers=ADMIN,
-        json={"username": "once", "password": "password-123", "scopes": ["read", "write"]},
-    ).json()
-    token = client.post(
-        f"/users/{user['id']}/tokens", headers=ADMIN, json={"name": "t", "scopes": ["write"]}
-    ).json()["token"]
+    headers = {**as_scope("write"), "Idempotency-Key": "once-1"}  # an API token: a lookup
     lookups: list[str] = []
     real = AuthRepository.get_token
 
@@ -406,7 +399,7 @@ def test_a_request_is_authenticated_once_however_many_dependencies_ask(
     # The scope check and the Idempotency-Key dependency both need the caller.
     response = client.post(
         "/builds",
-        headers={"X-API-Key": token, "Idempotency-Key": "once-1"},
+        headers=headers,
         json={
             "project_id": "nope",
             "platform_id": "nope",
