@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response
+from sqlalchemy.orm import Session
 
 from buildstate.server.auth.principal import ReadScope, WriteScope
 from buildstate.server.builds import schemas as s
@@ -13,14 +14,18 @@ from buildstate.server.builds.service import BuildService
 from buildstate.server.builds.statemachine import BuildStatus
 from buildstate.server.db.session import Work, work
 from buildstate.server.errors import Unprocessable
+from buildstate.server.hotpaths import HotRead
 from buildstate.server.http import json_response
 from buildstate.server.idempotency.service import IdempotencyDep
 from buildstate.server.openapi import responses
 from buildstate.server.validation import Limit, PathId, QueryMoment, QueryText, Skip
 
-Service = Annotated[
-    Work[BuildService], Depends(work(lambda session: BuildService(BuildRepository(session))))
-]
+
+def _service(session: Session) -> BuildService:
+    return BuildService(BuildRepository(session))
+
+
+Service = Annotated[Work[BuildService], Depends(work(_service))]
 router = APIRouter(prefix="/builds", tags=["builds"])
 # The hot reads return JSON bytes (see views.to_json); response_model documents them.
 WRITE_ERRORS = responses(401, 403, 404, 409, 422)
@@ -84,6 +89,13 @@ async def list_builds(
 @router.get("/{build_id}", response_model=s.BuildDetail, responses=READ_ERRORS)
 async def get_build(build_id: PathId, _: ReadScope, svc: Service) -> Response:
     return json_response(await svc.lookup(BuildService.get, build_id))
+
+
+# What pipelines poll most: answered without FastAPI when it is the plain case (see
+# hotpaths); get_build above still defines the operation, its validation and its errors.
+HOT_READS = [
+    HotRead("/builds/{build_id}", "read", lambda session, build_id: _service(session).get(build_id))
+]
 
 
 @router.post("/{build_id}/state", response_model=s.StateReported, responses=WRITE_ERRORS)
