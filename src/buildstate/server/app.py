@@ -22,16 +22,16 @@ from buildstate.server.audit.router import router as audit_router
 from buildstate.server.auth.principal import document_security, parse_static_keys
 from buildstate.server.auth.router import router as auth_router
 from buildstate.server.auth.throttle import BadCredentialThrottle, LoginThrottle
-from buildstate.server.builds.router import HOT_READS as builds_hot_reads
+from buildstate.server.builds.router import HOT_PATHS as builds_hot_paths
 from buildstate.server.builds.router import router as builds_router
 from buildstate.server.catalog.resources import ALL as CATALOG
 from buildstate.server.catalog.router import catalog_router
-from buildstate.server.dashboard.router import HOT_READS as dashboard_hot_reads
+from buildstate.server.dashboard.router import HOT_PATHS as dashboard_hot_paths
 from buildstate.server.dashboard.router import router as dashboard_router
 from buildstate.server.db.engine import create_database
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.errors import install_error_handlers
-from buildstate.server.hotpaths import HotReads
+from buildstate.server.hotpaths import HotPaths
 from buildstate.server.idempotency.service import purge_expired
 from buildstate.server.logs import configure_logging
 from buildstate.server.middleware import RequestContextMiddleware
@@ -98,9 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.login_window_seconds,
     )
     install_error_handlers(app)
-    # Added first, so innermost: a read it answers still passes through all the middleware
+    # Added first, so innermost: a request it answers still passes through all the middleware
     # added below (CORS, the credential throttle, request ids, audit).
-    app.add_middleware(HotReads, reads=[*builds_hot_reads, *dashboard_hot_reads])
+    app.add_middleware(HotPaths, operations=[*builds_hot_paths, *dashboard_hot_paths])
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

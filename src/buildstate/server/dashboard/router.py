@@ -31,7 +31,7 @@ async def summary(_: ReadScope, svc: Service) -> Response:
 
 # What dashboards poll most: answered without FastAPI when it is the plain case (see
 # hotpaths); summary above still defines the operation and its errors.
-HOT_READS = [
+HOT_PATHS = [
     HotRead("/dashboard/summary", "read", lambda session: _summary(DashboardService(session)))
 ]
 

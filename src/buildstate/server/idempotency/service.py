@@ -23,15 +23,17 @@ from sqlalchemy.orm import Session
 from buildstate.server.auth.principal import Principal, authenticate, guard
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Conflict, Unprocessable
+from buildstate.server.hotpaths import PassOn
 from buildstate.server.http import json_response
 from buildstate.server.idempotency.models import IdempotencyRecord
 
+KEY_LENGTH = (1, 255)
 KeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
+        min_length=KEY_LENGTH[0],
+        max_length=KEY_LENGTH[1],
         description="Makes a retried write safe: the same key and body replay the first "
         "response (kept at least 24 hours).",
     ),
@@ -111,6 +113,15 @@ async def _idempotency(request: Request, key: KeyHeader = None) -> Idempotency:
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]
+
+
+def hot_idempotency(request: Request, principal: Principal) -> Idempotency:
+    """What ``IdempotencyDep`` resolves to, for a hot write (see hotpaths); PassOn for a
+    key the dependency would refuse."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and not KEY_LENGTH[0] <= len(key) <= KEY_LENGTH[1]:
+        raise PassOn
+    return Idempotency(principal, key, request)
 
 
 KEY_LIFETIME = timedelta(hours=24)
