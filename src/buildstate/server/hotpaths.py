@@ -121,7 +121,7 @@ class HotPaths:
         if scope["type"] == "lifespan":
             self._find_routes(scope["app"].routes)
         elif scope["type"] == "http":
-            path = get_route_path(scope)
+            path = get_route_path(scope)  # the path as Starlette's router matches it
             for operation in self._operations:
                 if operation.method == scope["method"] and (
                     match := operation.pattern.fullmatch(path)
