@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import itertools
 import json
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
 from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from buildstate.server.app import create_app
+from buildstate.server.db.engine import Database
 from buildstate.server.hotpaths import HotPaths, HotRead
 from buildstate.server.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_USERNAME, Settings
 from tests.conftest import ADMIN, token_headers
@@ -107,7 +110,8 @@ def same_answer(
 
 
 def _audited(entry: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(entry[k] for k in ("actor", "credential_id", "action", "target", "outcome"))
+    kept = ("actor", "credential_id", "action", "target", "outcome", "status_code")
+    return tuple(entry[k] for k in kept)
 
 
 def test_the_plain_reads_are_answered_hot_and_the_same(
@@ -267,6 +271,7 @@ def test_an_idempotent_retry_is_replayed_by_the_hot_path(
         (ADMIN, b"[]", 422, False),
         (ADMIN, b"", 422, False),
         (ADMIN, b'{"state_code": NaN, "status": "in_progress"}', 422, False),
+        (ADMIN, b"[" * 5000 + b"]" * 5000, 422, False),  # too deep for json.loads
         ({**ADMIN, "Content-Type": "text/plain"}, STATE, 422, False),
         (
             {**ADMIN, "Content-Type": "application/json; charset=utf-8"},
@@ -349,3 +354,29 @@ def test_a_hot_path_without_a_route_stops_the_start(settings: Settings) -> None:
     ]
     with pytest.raises(LookupError, match=r"GET /nowhere/\{thing\} has no route"), TestClient(app):
         pass
+
+
+def test_a_database_failure_while_checking_is_answered_by_the_application(
+    client: TestClient,
+    full: TestClient,
+    passed_on: list[str],
+    build_id: str,
+    as_scope: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A token is looked up in the database: when that fails, the answer is the app's 503."""
+    reader = as_scope("read")
+
+    async def locked(self: Database, fn: Any) -> Any:
+        raise OperationalError("SELECT", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(Database, "lookup", locked)
+    passed_on.clear()
+    assert same_answer(client, full, f"/builds/{build_id}", reader) == 503
+    assert same_answer(client, full, "/dashboard/summary", reader) == 503
+    assert len(passed_on) == 2
+
+
+def test_with_opentelemetry_every_request_goes_through_fastapi(settings: Settings) -> None:
+    traced = create_app(settings.model_copy(update={"opentelemetry": True}))
+    assert all(m.cls is not HotPaths for m in traced.user_middleware)

@@ -98,9 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.login_window_seconds,
     )
     install_error_handlers(app)
-    # Added first, so innermost: a request it answers still passes through all the middleware
-    # added below (CORS, the credential throttle, request ids, audit).
-    app.add_middleware(HotPaths, operations=[*builds_hot_paths, *dashboard_hot_paths])
+    if not settings.opentelemetry:  # the layer makes no spans: FastAPI's router does
+        # Added first, so innermost: a request it answers still passes through all the
+        # middleware added below (CORS, the credential throttle, request ids, audit).
+        app.add_middleware(HotPaths, operations=[*builds_hot_paths, *dashboard_hot_paths])
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -7,15 +7,20 @@ requests cost the event loop: one build by id 0.36 ms (0.23 ms without it), the
 dashboard summary 0.67 ms (0.19), a state report 0.77 ms (0.25; its write on the writer
 thread, 0.7 ms, is the same either way). :class:`HotPaths` sits just in front of the
 application and answers the plain case of a few operations itself: an id of plain
-characters, a credential with the scope, a JSON body that validates. Every other request
-goes on to the application, which answers it exactly as it would have. Once the
-operation itself runs, its errors (not found, a refused transition, a busy database) are
-rendered by the application's own exception handlers.
+characters, a credential with the scope, a JSON body that validates. It works in two
+steps. The check (read the body, decode it, authenticate, validate) changes nothing: if
+anything in it fails or is unusual, the request goes on to the application with the same
+body messages (and the same failure), and the application answers it exactly as it would
+have. The run (the read, or the write through the route's endpoint) is never repeated:
+its errors (not found, a refused transition, a busy database) are rendered by the
+application's own exception handlers.
 
 The FastAPI route stays the definition of the operation: its OpenAPI entry, its
 validation and its errors come from there, and a hot write calls the route's endpoint
 function. ``tests/server/test_hotpaths.py`` sends every kind of request to an application
-with and without the hot paths and checks that both answer the same bytes.
+with and without the hot paths and checks that both answer the same bytes. What the layer
+does not know of: ``dependency_overrides``, dependencies added to a router or the app, and
+FastAPI's OpenTelemetry spans (``create_app`` leaves the layer out when those are on).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi.routing import iter_route_contexts
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,7 +41,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from buildstate.server.auth.principal import Principal, require
 from buildstate.server.auth.principal import Scope as CredentialScope
 from buildstate.server.db.engine import Database
-from buildstate.server.errors import DomainError
 
 # A path parameter the hot path takes as it is: characters that need no decoding and that
 # every id parameter accepts (anything else goes to the application, which validates it).
@@ -45,7 +49,7 @@ _PARAMETER = re.compile(r"\{(\w+)\}")
 
 
 class PassOn(Exception):
-    """Raised by a hot operation before it changes anything: let the application answer."""
+    """Raised in the check step of a hot operation: let the application answer."""
 
 
 @dataclass(frozen=True)
@@ -59,21 +63,21 @@ class HotRead:
 
     def bind(
         self, request: Request, principal: Principal, data: Any, parameters: dict[str, str]
-    ) -> Callable[[], Awaitable[Response]]:
-        async def run() -> Response:
-            db: Database = request.app.state.db
-            found = await db.lookup(lambda session: self.read(session, **parameters))
-            return Response(found, media_type="application/json")
+    ) -> Awaitable[Response]:
+        return self._run(request, parameters)
 
-        return run
+    async def _run(self, request: Request, parameters: dict[str, str]) -> Response:
+        db: Database = request.app.state.db
+        found = await db.lookup(lambda session: self.read(session, **parameters))
+        return Response(found, media_type="application/json")
 
 
 @dataclass(frozen=True)
 class HotWrite:
     """``POST path`` with a JSON ``body``, for a credential with ``scope``, answered by
-    ``write(request, principal, body, **path_parameters)``: the route's endpoint, given
-    what FastAPI would have resolved for it. ``write`` may raise :class:`PassOn` before it
-    changes anything."""
+    awaiting ``write(request, principal, body, **path_parameters)``: a call of the route's
+    endpoint with what FastAPI would have resolved for it. The call itself is part of the
+    check (resolving its arguments may raise :class:`PassOn`); awaiting it is the run."""
 
     path: str
     scope: CredentialScope
@@ -82,12 +86,9 @@ class HotWrite:
 
     def bind(
         self, request: Request, principal: Principal, data: Any, parameters: dict[str, str]
-    ) -> Callable[[], Awaitable[Response]]:
-        try:
-            model = self.body.model_validate(data)  # as FastAPI validates a decoded body
-        except ValidationError:
-            raise PassOn from None
-        return lambda: self.write(request, principal, model, **parameters)
+    ) -> Awaitable[Response]:
+        model = self.body.model_validate(data)  # as FastAPI validates a decoded body
+        return self.write(request, principal, model, **parameters)
 
 
 HotOperation = HotRead | HotWrite
@@ -150,57 +151,71 @@ class HotPaths:
         receive: Receive,
         send: Send,
     ) -> None:
-        data = None
-        if operation.method == "POST":
-            body = await Request(scope, receive).body()
-            receive = _replaying(body, receive)  # for the application, if it answers
-        request = Request(scope, receive)
-        try:
+        recorded = _Recorded(receive)
+        request = Request(scope, recorded)
+        try:  # the check: nothing has changed yet, so the application can answer instead
+            data = None
             if operation.method == "POST":
                 # Before the credential, as FastAPI decodes the body before its dependencies.
-                data = _decoded(request, body)
+                data = _decoded(request, await request.body())
             principal = await operation.check(request)
             run = operation.spec.bind(request, principal, data, parameters)
-        except (DomainError, PassOn):
-            await self.app(scope, receive, send)
+        except Exception:
+            await self.app(scope, recorded.replay(), send)
             return
         scope["route"] = operation.route  # as the router sets it (the audit record names it)
-        try:
-            response = await run()
-        except PassOn:
-            await self.app(scope, receive, send)
-            return
+        try:  # the run
+            response = await run
         except Exception as exc:
             response = await _rendered(request, exc)
         await response(scope, receive, send)
 
 
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """``receive`` for the application, which has not seen the body read here."""
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
+class _Recorded:
+    """``receive`` that remembers what it gave (a message or a failure), so that the
+    application can be given the same again."""
 
-    async def replay() -> Message:
-        return pending.pop() if pending else await receive()
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._given: list[Message] = []
+        self._failure: Exception | None = None
 
-    return replay
+    async def __call__(self) -> Message:
+        try:
+            message = await self._receive()
+        except Exception as exc:  # e.g. a body over the limit
+            self._failure = exc
+            raise
+        self._given.append(message)
+        return message
+
+    def replay(self) -> Receive:
+        given, failure = list(self._given), self._failure
+
+        async def receive() -> Message:
+            if given:
+                return given.pop(0)
+            if failure is not None:
+                raise failure
+            return await self._receive()
+
+        return receive
 
 
 def _decoded(request: Request, body: bytes) -> Any:
-    """A plain JSON body, decoded; PassOn for anything else (another content type, no
-    body, invalid JSON), which the application then refuses or decodes its own way."""
+    """A plain JSON body, decoded. PassOn for another content type (which the application
+    decodes its own way); invalid JSON raises, as in FastAPI."""
     if request.headers.get("content-type", "").lower() != "application/json":
         raise PassOn
-    try:
-        # The standard library's decoder, as FastAPI's: orjson differs at the edges (it
-        # reads an integer beyond 64 bits as a float, which the validators would accept).
-        return json.loads(body)
-    except ValueError:  # invalid JSON or not UTF-8
-        raise PassOn from None
+    # The standard library's decoder, as FastAPI's: orjson differs at the edges (it reads
+    # an integer beyond 64 bits as a float, which the validators would then accept).
+    return json.loads(body)
 
 
 async def _rendered(request: Request, exc: Exception) -> Response:
-    """``exc`` as the application's exception handlers render it; re-raised if none does
-    (the request-context middleware then answers 500 and logs it)."""
+    """``exc`` as the application's exception handlers render it (all of ours are
+    coroutines); re-raised if none does (the request-context middleware then answers 500
+    and logs it)."""
     handlers = request.app.exception_handlers
     for kind in type(exc).__mro__:
         if (handler := handlers.get(kind)) is not None:
