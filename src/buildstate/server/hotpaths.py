@@ -29,7 +29,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
@@ -57,6 +57,7 @@ class HotRead:
     """``GET path`` (a route's template, e.g. ``/builds/{build_id}``) answered with the JSON
     that ``read(session, **path_parameters)`` returns, for a credential with ``scope``."""
 
+    method: ClassVar[str] = "GET"
     path: str
     scope: CredentialScope
     read: Callable[..., bytes]
@@ -79,6 +80,7 @@ class HotWrite:
     endpoint with what FastAPI would have resolved for it. The call itself is part of the
     check (resolving its arguments may raise :class:`PassOn`); awaiting it is the run."""
 
+    method: ClassVar[str] = "POST"
     path: str
     scope: CredentialScope
     body: type[BaseModel]
@@ -96,7 +98,6 @@ HotOperation = HotRead | HotWrite
 
 @dataclass
 class _Operation:
-    method: str
     pattern: re.Pattern[str]
     check: Callable[[Request], Awaitable[Principal]]
     spec: HotOperation
@@ -110,7 +111,6 @@ class HotPaths:
         self.app = app
         self._operations = [
             _Operation(
-                "GET" if isinstance(spec, HotRead) else "POST",
                 re.compile(_PARAMETER.sub(rf"(?P<\1>{_PLAIN_ID})", spec.path)),
                 require(spec.scope),
                 spec,
@@ -124,7 +124,7 @@ class HotPaths:
         elif scope["type"] == "http":
             path = get_route_path(scope)  # the path as Starlette's router matches it
             for operation in self._operations:
-                if operation.method == scope["method"] and (
+                if operation.spec.method == scope["method"] and (
                     match := operation.pattern.fullmatch(path)
                 ):
                     await self._serve(operation, match.groupdict(), scope, receive, send)
@@ -138,7 +138,7 @@ class HotPaths:
             for method in context.methods or ()
         }
         for operation in self._operations:
-            key = (operation.method, operation.spec.path)
+            key = (operation.spec.method, operation.spec.path)
             if key not in found:
                 raise LookupError(f"hot path {' '.join(key)} has no route in the application")
             operation.route = found[key]
@@ -155,7 +155,7 @@ class HotPaths:
         request = Request(scope, recorded)
         try:  # the check: nothing has changed yet, so the application can answer instead
             data = None
-            if operation.method == "POST":
+            if isinstance(operation.spec, HotWrite):
                 # Before the credential, as FastAPI decodes the body before its dependencies.
                 data = _decoded(request, await request.body())
             principal = await operation.check(request)
