@@ -66,7 +66,7 @@ def add_to_transaction(request: Request, session: Session) -> bool:
         return False
     route = request.scope.get("route")
     status = getattr(route, "status_code", None) or 200
-    insert_row(session, record_for(request.scope, status))
+    insert_row(session, record_for(request.scope, status), key=False)
     return True
 
 
@@ -97,7 +97,7 @@ class AuditMiddleware:
             return
         entry = record_for(scope, status)
         try:
-            await db.write(lambda session: insert_row(session, entry))
+            await db.write(lambda session: insert_row(session, entry, key=False))
         except Exception:  # the response is already out; never turn it into an error
             log.exception(
                 "could not write the audit record of %s %s", scope["method"], scope["path"]

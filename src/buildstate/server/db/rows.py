@@ -28,7 +28,7 @@ def record(model: type[M], **values: Any) -> M:
     loads: without the constructor, whose attribute events cost ten times as much (32 µs
     against 3 for a ``Build``, measured). For :func:`insert_row` and :func:`update_row`,
     not for a session."""
-    unknown = values.keys() - _attributes(model.__mapper__)
+    unknown = values.keys() - _column_of(model.__mapper__).keys()
     if unknown:
         raise TypeError(f"{model.__name__} has no column attribute {', '.join(sorted(unknown))}")
     obj: M = manager_of_class(model).new_instance()
@@ -37,24 +37,21 @@ def record(model: type[M], **values: Any) -> M:
 
 
 @cache
-def _attributes(mapper: Mapper[Any]) -> frozenset[str]:
-    return frozenset(name for name, _ in _names(mapper))
-
-
-@cache
 def _names(mapper: Mapper[Any]) -> tuple[tuple[str, str], ...]:
     """(attribute name, column name) of each column attribute."""
     return tuple((attr.key, attr.columns[0].key) for attr in mapper.column_attrs)
 
 
-def _columns(obj: Base, names: set[str] | None = None) -> dict[str, Any]:
-    """The column values set on ``obj``, by column name (``names``: only these attributes)."""
+@cache
+def _column_of(mapper: Mapper[Any]) -> dict[str, str]:
+    """Column name by attribute name."""
+    return dict(_names(mapper))
+
+
+def _columns(obj: Base) -> dict[str, Any]:
+    """The column values set on ``obj``, by column name."""
     values = vars(obj)
-    return {
-        column: values[attr]
-        for attr, column in _names(type(obj).__mapper__)
-        if attr in values and (names is None or attr in names)
-    }
+    return {column: values[attr] for attr, column in _names(type(obj).__mapper__) if attr in values}
 
 
 @cache
@@ -81,20 +78,32 @@ def _update(mapper: Mapper[Any]) -> Prepared:
     return Prepared(update(cast(Table, mapper.local_table)).where(*where))
 
 
-def insert_row(session: Session, obj: Base) -> None:
-    """INSERT ``obj``; a generated integer primary key is set on it."""
+# A record is in no session, so these helpers read and set its attributes in its
+# ``__dict__`` directly: the ORM's attribute events would track changes nobody flushes.
+
+
+def insert_row(session: Session, obj: Base, *, key: bool = True) -> None:
+    """INSERT ``obj``; a generated integer primary key is set on it, unless ``key`` is
+    false (nobody needs it: the INSERT then returns nothing, which costs less)."""
     plain, returning, generated = _insert(type(obj).__mapper__)
     values = _columns(obj)
-    if returning is not None and generated is not None and getattr(obj, generated) is None:
-        setattr(obj, generated, returning.scalar(session, values))
+    state = vars(obj)
+    if key and returning is not None and generated is not None and state.get(generated) is None:
+        state[generated] = returning.scalar(session, values)
     else:
         plain.execute(session, values)
 
 
 def update_row(session: Session, obj: Base, **changes: Any) -> None:
-    """Set ``changes`` on ``obj`` and UPDATE its row with them."""
-    for name, value in changes.items():
-        setattr(obj, name, value)
+    """UPDATE ``obj``'s row with ``changes`` (by attribute name) and set them on ``obj``."""
     mapper = type(obj).__mapper__
-    keys = {f"pk_{column.key}": getattr(obj, name) for name, column in _key(mapper)}
-    _update(mapper).execute(session, {**_columns(obj, set(changes)), **keys})
+    state, column_of = vars(obj), _column_of(mapper)
+    unknown = changes.keys() - column_of.keys()
+    if unknown:
+        raise TypeError(
+            f"{type(obj).__name__} has no column attribute {', '.join(sorted(unknown))}"
+        )
+    values = {f"pk_{column.key}": state[name] for name, column in _key(mapper)}
+    values.update({column_of[name]: value for name, value in changes.items()})
+    _update(mapper).execute(session, values)
+    state.update(changes)
