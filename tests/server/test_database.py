@@ -14,15 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import create_engine, event, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from buildstate.server.app import create_app
-from buildstate.server.db.engine import Database, Unit, create_database
+from buildstate.server.db.engine import Database, Unit, create_database, driver_url
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.projects.models import Project
+from buildstate.server.settings import Settings
 from tests.conftest import ADMIN, relaxed_settings
 
 
@@ -154,3 +155,40 @@ def test_a_write_transaction_holds_the_writer_lock_of_every_process(database: Da
         asyncio.run(scenario(other_process))
     finally:
         os.close(other_process)
+
+
+def test_a_read_is_one_snapshot_on_sqlite_and_needs_no_transaction_on_postgresql(
+    settings: Settings,
+) -> None:
+    """SQLite: a read unit is one snapshot. PostgreSQL: under READ COMMITTED each
+    statement sees its own snapshot anyway, so a read runs without BEGIN and ROLLBACK
+    (its statements are separate transactions), while a write stays one transaction."""
+    db = create_database(settings)
+    other = create_engine(driver_url(settings.database_url))
+    postgres = db.dialect == "postgresql"
+    started = text("SELECT transaction_timestamp()")
+
+    def count(session: Session) -> int:
+        return session.scalar(select(func.count()).select_from(Project)) or 0
+
+    def read(session: Session) -> tuple[int, int, bool]:
+        before = count(session)
+        first = session.scalar(started) if postgres else None
+        with other.begin() as connection:  # another client commits meanwhile
+            connection.execute(insert(Project).values(id="meanwhile", name="Meanwhile"))
+        return before, count(session), first != (session.scalar(started) if postgres else None)
+
+    def write(session: Session) -> bool:
+        first = session.scalar(started)
+        time.sleep(0.01)
+        return bool(first == session.scalar(started))
+
+    try:
+        before, after, separate = asyncio.run(db.read(read))
+        assert after == before + (1 if postgres else 0)
+        assert separate is postgres
+        if postgres:
+            assert asyncio.run(db.write(write)) is True
+    finally:
+        other.dispose()
+        db.close()

@@ -13,8 +13,11 @@ one flush per batch instead of one per request. A write that raises rolls back i
 savepoint only. A reader pool runs reads alongside (WAL), and a checkpointer thread copies
 the write-ahead log into the database file, off the writer's path.
 
-PostgreSQL: every unit runs in a thread pool, one transaction and one pooled connection
-each; the database orders concurrent writers itself.
+PostgreSQL: every unit runs in a thread pool on one pooled connection; the database
+orders concurrent writers itself. A write unit is one transaction. A read unit runs in
+autocommit: under PostgreSQL's READ COMMITTED each statement sees its own snapshot, in a
+transaction or not, so ``BEGIN`` and ``ROLLBACK`` would only add round trips to the one
+or two statements of a typical read.
 """
 
 from __future__ import annotations
@@ -461,7 +464,7 @@ class Database:
             if pool is not None:
                 pool.shutdown(wait=True)
         self.writer.dispose()
-        if self.reader is not self.writer:
+        if self.reader.pool is not self.writer.pool:
             self.reader.dispose()
 
 
@@ -502,5 +505,7 @@ def create_database(settings: Settings) -> Database:
     engine = create_engine(
         url, pool_size=POSTGRES_POOL, max_overflow=0, pool_pre_ping=True, pool_timeout=30
     )
+    # The same pool: switching a psycopg connection to autocommit and back is local.
+    reads = engine.execution_options(isolation_level="AUTOCOMMIT")
     threads = ThreadPoolExecutor(POSTGRES_POOL, thread_name_prefix="buildstate-db")
-    return Database(url, engine, engine, threads, threads, None, None, None)
+    return Database(url, engine, reads, threads, threads, None, None, None)
