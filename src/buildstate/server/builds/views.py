@@ -58,9 +58,8 @@ def build_fields(row: Build | Row[Any], now: datetime | None = None) -> dict[str
 def _sqlite_time(column: str) -> str:
     """A stored SQLite datetime (``2026-11-22 06:08:17.708000``, UTC) as the API writes
     it: ``2026-11-22T06:08:17.708000Z``, without the fraction when it is zero."""
-    iso = f"substr({column}, 1, 10) || 'T' || substr({column}, 12"
-    whole = f"substr({column}, 20) IN ('', '.000000')"
-    return f"CASE WHEN {whole} THEN {iso}, 8) || 'Z' ELSE {iso}) || 'Z' END"
+    # Only the fraction can hold a dot, and only the separator is a space.
+    return f"replace(replace({column}, '.000000', ''), ' ', 'T') || 'Z'"
 
 
 def _sqlite_seconds(start: str, end: str) -> str:
