@@ -46,6 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("backend") or BACKENDS
+        if metafunc.definition.get_closest_marker("postgres_only"):
+            chosen = [b for b in chosen if b == "postgresql"]
         metafunc.parametrize("backend", chosen, indirect=True, scope="session")
 
 

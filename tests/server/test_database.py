@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, event, func, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from buildstate.server.app import create_app
+from buildstate.server.db import engine as engine_module
 from buildstate.server.db.engine import Database, Unit, create_database, driver_url
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.projects.models import Project
@@ -191,4 +192,42 @@ def test_a_read_is_one_snapshot_on_sqlite_and_needs_no_transaction_on_postgresql
             assert asyncio.run(db.write(write)) is True
     finally:
         other.dispose()
+        db.close()
+
+
+def _terminate(url: str) -> None:
+    """What a server restart does to open connections, to this database's only."""
+    engine = create_engine(driver_url(url))
+    query = text(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    try:
+        with engine.connect() as connection:
+            assert all(connection.scalars(query))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres_only
+def test_a_pooled_connection_is_checked_only_after_resting(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection that rested in the pool is pinged, and replaced if its server side is
+    gone; one back from work a moment ago is used without the extra round trip, so if
+    the server went in that moment the unit fails, and the pool reconnects after it."""
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE", 0.2)
+    db = create_database(settings)
+    read: Unit[int] = lambda session: session.scalar(text("SELECT 1")) or 0  # noqa: E731
+    try:
+        assert asyncio.run(db.read(read)) == 1
+        _terminate(settings.database_url)
+        time.sleep(0.3)  # rested: checked, found gone, replaced
+        assert asyncio.run(db.read(read)) == 1
+
+        _terminate(settings.database_url)  # and used again at once: not checked
+        with pytest.raises(OperationalError):
+            asyncio.run(db.read(read))
+        assert asyncio.run(db.read(read)) == 1  # the failure made the pool reconnect
+    finally:
         db.close()

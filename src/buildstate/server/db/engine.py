@@ -30,6 +30,7 @@ import queue
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from typing import Any, TypeVar
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from buildstate.server.db.prepared import Driver, driver_of
@@ -59,6 +60,7 @@ _DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
 # 5.0 ms against 2.1 ms per page under 16 concurrent requests).
 SQLITE_READERS = 1
 POSTGRES_POOL = 10
+PING_AFTER_IDLE = 10.0  # seconds a pooled PostgreSQL connection rests before it is checked
 MAX_BATCH = 64  # writes committed together at most (bounds one transaction's size)
 CHECKPOINT_INTERVAL = 0.05  # seconds between two checkpoints while writes keep coming
 
@@ -502,10 +504,33 @@ def create_database(settings: Settings) -> Database:
         )
         db._group = GroupCommitWriter(db._write_sessions, checkpointer, lock)
         return db
-    engine = create_engine(
-        url, pool_size=POSTGRES_POOL, max_overflow=0, pool_pre_ping=True, pool_timeout=30
-    )
+    engine = create_engine(url, pool_size=POSTGRES_POOL, max_overflow=0, pool_timeout=30)
+    _ping_after_idle(engine, PING_AFTER_IDLE)
     # The same pool: switching a psycopg connection to autocommit and back is local.
     reads = engine.execution_options(isolation_level="AUTOCOMMIT")
     threads = ThreadPoolExecutor(POSTGRES_POOL, thread_name_prefix="buildstate-db")
     return Database(url, engine, reads, threads, threads, None, None, None)
+
+
+def _ping_after_idle(engine: Engine, idle: float) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, only for a connection that rested ``idle`` seconds
+    in the pool: the server may have restarted, or a firewall dropped the idle socket,
+    meanwhile. A connection back from work a moment ago is used as it is, which saves a
+    round trip on every unit under load; should the server have gone in that moment,
+    the unit fails with the database error and the pool reconnects every connection
+    older than it.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _rested_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("checked_in")
+        if since is None or time.monotonic() - since < idle:
+            return  # new, or back from work a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:  # the pool replaces it
+            raise DisconnectionError(f"a pooled connection no longer answers: {exc}") from exc
