@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -482,3 +483,17 @@ def test_opposite_transitions_on_many_builds_at_once(
     )
     assert summary["active_builds"] == actual["pending"] + actual["in_progress"]
     assert summary["total_builds"] == len(builds)
+
+
+def test_metadata_numbers_read_back_as_written(client: TestClient, new_build: Any) -> None:
+    """PostgreSQL's jsonb writes 1e300 back as its 301 digits: one build still reads
+    1e300, and a page (built by the database) has the same number as JSON, as a client
+    reading numbers as doubles (JavaScript) sees it."""
+    numbers = {"huge": 1e300, "tiny": 1e-300, "large": 1e18, "safe": 2**53, "half": 0.5}
+    build_id = new_build(build_metadata=numbers)["id"]
+    one = client.get(f"/builds/{build_id}", headers=ADMIN)
+    number = one.json()["build_number"]
+    page = client.get("/builds", headers=ADMIN, params={"build_number": number})
+    assert one.status_code == page.status_code == 200
+    assert one.json()["build_metadata"] == numbers
+    assert json.loads(page.text, parse_int=float)[0]["build_metadata"] == numbers

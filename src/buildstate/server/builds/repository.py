@@ -17,10 +17,12 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
+    literal_column,
     select,
     text,
     type_coerce,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -34,7 +36,7 @@ from buildstate.server.builds.models import (
     BuildProjectCounter,
     BuildState,
 )
-from buildstate.server.builds.views import BUILD_JSON_SQLITE
+from buildstate.server.builds.views import BUILD_JSON
 from buildstate.server.catalog.crud import CatalogSpec
 from buildstate.server.catalog.resources import IMAGE_TYPES, OS_VERSIONS, PLATFORMS, PROJECTS
 from buildstate.server.db.base import Base
@@ -185,36 +187,52 @@ def _where(query: _Q, names: tuple[str, ...], labels: int) -> _Q:
     return query.where(and_(*conditions)) if conditions else query
 
 
-# A build as JSON, built by SQLite (see views.BUILD_JSON_SQLITE).
-_BUILD_JSON = type_coerce(
-    text(BUILD_JSON_SQLITE).bindparams(bindparam("now", type_=UTCDateTime)), String()
-).label("build")
+def _build_json(dialect: str) -> Label[str]:
+    """A build as JSON, built by the database (see views.BUILD_JSON)."""
+    built = text(BUILD_JSON[dialect]).bindparams(bindparam("now", type_=UTCDateTime))
+    return type_coerce(built, String()).label("build")
 
 
 @lru_cache(maxsize=256)
-def _page_query(names: tuple[str, ...], labels: int, as_json: bool) -> Prepared:
+def _page_query(names: tuple[str, ...], labels: int, json_by: str | None) -> Prepared:
     newest_first = (_BUILDS.c.created_at.desc(), _BUILDS.c.id.desc())
-    query = select(_BUILD_JSON).select_from(_BUILDS) if as_json else select(_BUILDS)
-    query = _where(query, names, labels).order_by(*newest_first)
+    if json_by is None:
+        query = select(_BUILDS)
+    else:
+        query = select(_build_json(json_by), _BUILDS.c.created_at, _BUILDS.c.id)
+    query = _where(query.select_from(_BUILDS), names, labels).order_by(*newest_first)
     query = query.offset(bindparam("skip")).limit(bindparam("limit"))
-    if as_json:
-        # The page as one row: sqlite3 hands the GIL over for every row it steps, and a
-        # hundred hand-offs cost more than the page. SQLite never flattens a subquery with
-        # LIMIT into an aggregate, so group_concat takes the rows in the subquery's order.
-        page = query.subquery()
-        query = select(func.group_concat(page.c.build, ",").label("page"))
-    return Prepared(query)
+    if json_by is None:
+        return Prepared(query)
+    # The page as one row: sqlite3 hands the GIL over for every row it steps, and a
+    # hundred hand-offs cost more than the page.
+    page = query.subquery()
+    if json_by == "sqlite":
+        # SQLite never flattens a subquery with LIMIT into an aggregate, so group_concat
+        # takes the rows in the subquery's order.
+        joined = func.group_concat(page.c.build, ",")
+    else:
+        in_order = (page.c.created_at.desc(), page.c.id.desc())
+        joined = func.string_agg(page.c.build, aggregate_order_by(literal_column("','"), *in_order))
+    return Prepared(select(joined.label("page")))
 
 
 def page_query(
-    f: BuildFilters, skip: int, limit: int, now: datetime | None = None
+    f: BuildFilters,
+    skip: int,
+    limit: int,
+    now: datetime | None = None,
+    dialect: str | None = None,
 ) -> tuple[Prepared, dict[str, Any]]:
     """The query for a page of the builds ``f`` selects, newest first, and its values:
-    rows of ``builds``, or with ``now``, each build as JSON (SQLite only)."""
+    rows of ``builds``, or with ``now``, the page as one JSON text built by ``dialect``'s
+    database (durations of running builds counted up to ``now``)."""
     values = {**_parameters(f), "skip": skip, "limit": limit}
-    if now is not None:
-        values["now"] = now
-    return _page_query(*_shape(f), now is not None), values
+    if now is None:
+        return _page_query(*_shape(f), None), values
+    if dialect not in BUILD_JSON:
+        raise ValueError(f"a JSON page is built by {', '.join(BUILD_JSON)}, not {dialect!r}")
+    return _page_query(*_shape(f), dialect), {**values, "now": now}
 
 
 @lru_cache(maxsize=256)
@@ -305,12 +323,10 @@ class BuildRepository:
         query, values = page_query(f, skip, limit)
         return query.all(self.session, values)
 
-    def search_json(self, f: BuildFilters, skip: int, limit: int, now: datetime) -> bytes | None:
+    def search_json(self, f: BuildFilters, skip: int, limit: int, now: datetime) -> bytes:
         """:meth:`search` as a JSON array, built by the database (durations of running
-        builds counted up to ``now``), where it can (SQLite); else ``None``."""
-        if dialect_of(self.session) != "sqlite":
-            return None
-        query, values = page_query(f, skip, limit, now)
+        builds counted up to ``now``)."""
+        query, values = page_query(f, skip, limit, now, dialect_of(self.session))
         return f"[{query.scalar(self.session, values) or ''}]".encode()
 
     def count(self, f: BuildFilters) -> int:

@@ -55,9 +55,6 @@ class BuildService:
         """A page of ``Build`` as a JSON list, and the total matching count."""
         now = utcnow()
         page = self.repo.search_json(filters, skip, limit, now)
-        if page is None:
-            rows = self.repo.search(filters, skip, limit)
-            page = views.to_json([views.build_fields(r, now) for r in rows])
         if filters.counted:
             counts = self.repo.counts(filters.platform_id, project_id=filters.project_id)
             total = counts.get(filters.status, 0) if filters.status else sum(counts.values())

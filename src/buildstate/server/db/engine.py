@@ -504,7 +504,16 @@ def create_database(settings: Settings) -> Database:
         )
         db._group = GroupCommitWriter(db._write_sessions, checkpointer, lock)
         return db
-    engine = create_engine(url, pool_size=POSTGRES_POOL, max_overflow=0, pool_timeout=30)
+    engine = create_engine(
+        url,
+        pool_size=POSTGRES_POOL,
+        max_overflow=0,
+        pool_timeout=30,
+        # jsonb keeps a number as a decimal and writes 1e300 back as its 301 digits, which
+        # the standard library reads as an integer no JSON encoder of ours takes; orjson
+        # reads an integer beyond 64 bits as the float it was.
+        json_deserializer=orjson.loads,
+    )
     _ping_after_idle(engine, PING_AFTER_IDLE)
     # The same pool: switching a psycopg connection to autocommit and back is local.
     reads = engine.execution_options(isolation_level="AUTOCOMMIT")
