@@ -231,3 +231,18 @@ def test_a_pooled_connection_is_checked_only_after_resting(
         assert asyncio.run(db.read(read)) == 1  # the failure made the pool reconnect
     finally:
         db.close()
+
+
+@pytest.mark.postgres_only
+def test_a_request_on_a_lost_connection_is_a_503_and_the_next_one_reconnects(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE", 3600.0)  # never checked first
+    missing = "/builds/00000000-0000-4000-8000-000000000000"
+    with TestClient(create_app(settings)) as client:
+        assert client.get(missing, headers=ADMIN).status_code == 404
+        _terminate(settings.database_url)
+        lost = client.get(missing, headers=ADMIN)
+        assert lost.status_code == 503, lost.text
+        assert lost.headers["Retry-After"] == "1"
+        assert client.get(missing, headers=ADMIN).status_code == 404

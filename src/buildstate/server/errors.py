@@ -147,12 +147,14 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-# Deadlock and serialization failures (PostgreSQL) and a lock wait that outlasted the busy
-# timeout (SQLite): nothing was applied, and the same request will succeed on a retry.
+# Deadlock and serialization failures (PostgreSQL), a lock wait that outlasted the busy
+# timeout (SQLite) and a lost connection: nothing was applied, and a retry will succeed.
 _TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 
 
 def _is_transient(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated:  # the server went away (a restart): the pool reconnects
+        return True
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     if code in _TRANSIENT_SQLSTATES:
         return True

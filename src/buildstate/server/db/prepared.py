@@ -42,10 +42,16 @@ class Driver:
         try:
             return self.dbapi.execute(sql, params)
         except self.dialect.loaded_dbapi.Error as exc:
-            if self.dialect.is_disconnect(exc, self.dbapi, None):
+            lost = self.dialect.is_disconnect(exc, self.dbapi, None)
+            if lost:
                 self.connection.invalidate(exc)
             raise DBAPIError.instance(
-                sql, params, exc, self.dialect.loaded_dbapi.Error, dialect=self.dialect
+                sql,
+                params,
+                exc,
+                self.dialect.loaded_dbapi.Error,
+                connection_invalidated=lost,
+                dialect=self.dialect,
             ) from exc
 
 
