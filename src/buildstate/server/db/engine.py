@@ -526,8 +526,8 @@ def _ping_after_idle(engine: Engine, idle: float) -> None:
     in the pool: the server may have restarted, or a firewall dropped the idle socket,
     meanwhile. A connection back from work a moment ago is used as it is, which saves a
     round trip on every unit under load; should the server have gone in that moment,
-    the unit fails with the database error and the pool reconnects every connection
-    older than it.
+    the unit fails (the request gets 503 with ``Retry-After``, see ``errors``) and the
+    pool reconnects every connection older than it.
     """
 
     @event.listens_for(engine, "checkin")
