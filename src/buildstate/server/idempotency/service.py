@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from buildstate.server.auth.principal import Principal, authenticate, guard
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Conflict, Unprocessable
-from buildstate.server.hotpaths import PassOn
 from buildstate.server.http import json_response
 from buildstate.server.idempotency.models import IdempotencyRecord
 
@@ -113,15 +112,6 @@ async def _idempotency(request: Request, key: KeyHeader = None) -> Idempotency:
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]
-
-
-def hot_idempotency(request: Request, principal: Principal) -> Idempotency:
-    """What ``IdempotencyDep`` resolves to, for a hot write (see hotpaths); PassOn for a
-    key the dependency would refuse."""
-    key = request.headers.get("idempotency-key")
-    if key is not None and not KEY_LENGTH[0] <= len(key) <= KEY_LENGTH[1]:
-        raise PassOn
-    return Idempotency(principal, key, request)
 
 
 KEY_LIFETIME = timedelta(hours=24)
