@@ -31,12 +31,13 @@ from buildstate.server.db.engine import create_database
 from buildstate.server.db.hooks import CommitHooks
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.errors import install_error_handlers
-from buildstate.server.idempotency.service import purge_expired
 from buildstate.server.logs import configure_logging
 from buildstate.server.middleware import RequestContextMiddleware
 from buildstate.server.ops.router import router as ops_router
 from buildstate.server.projects.router import router as state_codes_router
 from buildstate.server.routing import compile_fast_routes
+from buildstate.server.services.base import running
+from buildstate.server.services.registry import SERVICES
 from buildstate.server.settings import Settings
 
 log = logging.getLogger("buildstate.app")
@@ -59,8 +60,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.db = db
     try:
         app.state.keys = await to_thread.run_sync(bootstrap.prepare, settings, db)
-        if purged := await db.write(purge_expired):
-            log.info("forgot %d expired idempotency keys", purged)
         where = db.sqlite_file or db.url.render_as_string(hide_password=True)
         log.info("buildstate %s ready (%s mode) on %s", __version__, settings.mode.value, where)
         # What exists now lives as long as the server. Left to the cyclic garbage collector,
@@ -68,7 +67,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # whole process (measured), every few thousand writes. Frozen, they are skipped.
         gc.collect()
         gc.freeze()
-        yield
+        async with running(SERVICES if settings.services else (), settings, db) as services:
+            app.state.services = services
+            yield
     finally:
         gc.unfreeze()  # collectable again, e.g. when tests start many apps in one process
         await to_thread.run_sync(db.close)

@@ -9,7 +9,6 @@ back with everything else, so errors are never replayed; the retry simply runs a
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
@@ -61,8 +60,6 @@ class Idempotency:
         digest = self._digest(body)
         if replay := self._replay(session, digest):
             return replay
-        if next(_claims) % PURGE_EVERY == 0:
-            purge_expired(session)
         claim = IdempotencyRecord(
             principal=self.owner,
             key=self.key,
@@ -117,14 +114,9 @@ IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]
 KEY_LIFETIME = timedelta(hours=24)
 
 
-PURGE_EVERY = 1000  # keyed writes per process between two clean-ups
-_claims = itertools.count(1)
-
-
 def purge_expired(session: Session) -> int:
     """Forget keys older than :data:`KEY_LIFETIME` (in the caller's transaction); returns
-    how many. Run at start and every :data:`PURGE_EVERY` keyed writes: an indexed delete,
-    with no background task to manage."""
+    how many (an indexed delete; see :mod:`buildstate.server.services.purge`)."""
     result = session.execute(
         delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - KEY_LIFETIME)
     )
