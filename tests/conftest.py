@@ -16,9 +16,9 @@ from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from buildstate.server.app import create_app
-from buildstate.server.db.base import load_models
 from buildstate.server.db.engine import driver_url
 from buildstate.server.db.migrate import upgrade_database
+from buildstate.server.models import metadata
 from buildstate.server.settings import DEV_API_KEY, Settings
 from tests.services import (
     IN_CI,
@@ -82,7 +82,7 @@ def backend(
 
 def _tables_to_clear() -> list[str]:
     keep = {"instance_secrets"}
-    tables = reversed(load_models().metadata.sorted_tables)
+    tables = reversed(metadata.sorted_tables)
     return [t.name for t in tables if t.name not in keep]
 
 

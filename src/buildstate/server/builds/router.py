@@ -84,14 +84,14 @@ async def list_builds(
     limit: Limit = 100,
 ) -> Response:
     """Newest first. The total matching count is in the `X-Total-Count` header."""
-    page, total = await svc.read(BuildService.search, filters, skip, limit)
+    page, total = await svc.read(BuildService.search_json, filters, skip, limit)
     return json_response(page, headers={"X-Total-Count": str(total)})
 
 
 @router.get("/{build_id}", response_model=s.BuildDetail, responses=READ_ERRORS)
 @fast
 async def get_build(build_id: PathId, _: ReadScope, svc: Service) -> Response:
-    return json_response(await svc.lookup(BuildService.get, build_id))
+    return json_response(await svc.lookup(BuildService.get_json, build_id))
 
 
 @router.post("/{build_id}/state", response_model=s.StateReported, responses=WRITE_ERRORS)
