@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from buildstate.server.app import create_app
 from buildstate.server.db.base import load_models
-from buildstate.server.db.engine import driver_url
+from buildstate.server.db.database import driver_url
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.settings import DEV_API_KEY, Settings
 from tests.services import (

@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from buildstate.server.app import create_app
-from buildstate.server.db.engine import Database
+from buildstate.server.db.database import Database
 from buildstate.server.hotpaths import HotPaths, HotRead
 from buildstate.server.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_USERNAME, Settings
 from tests.conftest import ADMIN, token_headers

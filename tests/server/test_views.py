@@ -20,7 +20,7 @@ from buildstate.server.builds.models import Build
 from buildstate.server.builds.repository import BuildFilters, BuildRepository
 from buildstate.server.builds.statemachine import BuildStatus
 from buildstate.server.catalog.models import ImageType, OsVersion, Platform
-from buildstate.server.db.engine import create_database
+from buildstate.server.db.database import create_database
 from buildstate.server.projects.models import Project
 from buildstate.server.settings import Settings
 

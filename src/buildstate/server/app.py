@@ -28,7 +28,7 @@ from buildstate.server.catalog.resources import ALL as CATALOG
 from buildstate.server.catalog.router import catalog_router
 from buildstate.server.dashboard.router import HOT_PATHS as dashboard_hot_paths
 from buildstate.server.dashboard.router import router as dashboard_router
-from buildstate.server.db.engine import create_database
+from buildstate.server.db.database import create_database
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.errors import install_error_handlers
 from buildstate.server.hotpaths import HotPaths

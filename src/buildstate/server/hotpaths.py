@@ -40,7 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from buildstate.server.auth.principal import Principal, require
 from buildstate.server.auth.principal import Scope as CredentialScope
-from buildstate.server.db.engine import Database
+from buildstate.server.db.database import Database
 
 # A path parameter the hot path takes as it is: characters that need no decoding and that
 # every id parameter accepts (anything else goes to the application, which validates it).

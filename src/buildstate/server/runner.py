@@ -16,13 +16,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from buildstate.server import bootstrap
-from buildstate.server.db.engine import (
-    UnsupportedDatabase,
-    create_database,
-    driver_url,
-    sqlite_path,
-)
+from buildstate.server.db.database import UnsupportedDatabase, create_database, driver_url
 from buildstate.server.db.migrate import upgrade_database
+from buildstate.server.db.sqlite.connect import sqlite_path
 from buildstate.server.settings import Settings
 
 

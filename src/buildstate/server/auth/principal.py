@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute
 
 from buildstate.server.auth import security
 from buildstate.server.auth.repository import AuthRepository
-from buildstate.server.db.engine import Database
+from buildstate.server.db.database import Database
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Forbidden, Unauthorized
 

@@ -2,7 +2,7 @@
 
 Endpoints hand a service method and its arguments to :meth:`Work.read` or
 :meth:`Work.write`; the method runs synchronously on a database thread with a service
-built over that unit's session (see :mod:`buildstate.server.db.engine`). A write returns
+built over that unit's session (see :mod:`buildstate.server.db.database`). A write returns
 only once it has committed, together with its audit record, so a client never sees a 2xx
 for a write that is not durable.
 """
@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from buildstate.server.audit.recorder import add_to_transaction, mark_recorded
-from buildstate.server.db.engine import Database
+from buildstate.server.db.database import Database
 from buildstate.server.db.prepared import driver_of
 
 if TYPE_CHECKING:
