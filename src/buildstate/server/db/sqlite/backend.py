@@ -60,9 +60,7 @@ class SqliteBackend:
         return await asyncio.get_running_loop().run_in_executor(self._read_pool, unit)
 
     async def lookup(self, fn: Unit[T]) -> T:
-        """Right here on the event loop: a read of bounded cost takes a fraction of a
-        millisecond, less than the hand-off to a thread and back, and the GIL would
-        serialize it anyway."""
+        """Right here on the event loop (see :meth:`Database.lookup`)."""
         return self._loop_reader.run(fn)
 
     async def write(self, fn: Unit[T]) -> T:
