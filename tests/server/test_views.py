@@ -1,4 +1,4 @@
-"""A page of builds is built as JSON by the database (``views.BUILD_JSON``), one build by
+"""A page of builds is built as JSON by the database (``views.build_json``), one build by
 Python (``views.build_fields``): the two must be equal as JSON, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
