@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from buildstate.server.app import create_app
-from buildstate.server.db.engine import driver_url
+from buildstate.server.db.database import driver_url
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.models import metadata
 from buildstate.server.settings import DEV_API_KEY, Settings

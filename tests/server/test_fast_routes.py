@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 from buildstate.server import routing
 from buildstate.server.app import create_app
 from buildstate.server.auth.principal import Principal
-from buildstate.server.db.engine import Database
+from buildstate.server.db.database import Database
 from buildstate.server.db.hooks import Change
 from buildstate.server.routing import Route, compile_fast_routes, fast
 from buildstate.server.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_USERNAME, Settings

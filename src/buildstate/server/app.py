@@ -27,7 +27,7 @@ from buildstate.server.builds.router import router as builds_router
 from buildstate.server.catalog.resources import ALL as CATALOG
 from buildstate.server.catalog.router import catalog_router
 from buildstate.server.dashboard.router import router as dashboard_router
-from buildstate.server.db.engine import create_database
+from buildstate.server.db.database import create_database
 from buildstate.server.db.hooks import CommitHooks
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.errors import install_error_handlers
@@ -63,8 +63,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         where = db.sqlite_file or db.url.render_as_string(hide_password=True)
         log.info("buildstate %s ready (%s mode) on %s", __version__, settings.mode.value, where)
         # What exists now lives as long as the server. Left to the cyclic garbage collector,
-        # its ~150k objects are traversed by every full collection: a 100 ms pause of the
-        # whole process (measured), every few thousand writes. Frozen, they are skipped.
+        # its ~150k objects are traversed by every full collection, a pause of the whole
+        # process every few thousand writes (see bench/RESULTS.md). Frozen, they are skipped.
         gc.collect()
         gc.freeze()
         async with running(SERVICES if settings.services else (), settings, db) as services:
@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         # FastAPI looks up the OpenTelemetry providers on every request, unless told not
-        # to: about 0.15 ms a request (through os.environ) when nothing is configured.
+        # to (its cost when nothing is configured: see bench/RESULTS.md).
         telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
     )
     app.state.settings = settings

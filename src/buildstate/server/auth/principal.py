@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute
 
 from buildstate.server.auth import security
 from buildstate.server.auth.repository import AuthRepository
-from buildstate.server.db.engine import Database
+from buildstate.server.db.database import Database
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Forbidden, Unauthorized
 
@@ -83,8 +83,8 @@ def parse_static_keys(keys: list[str]) -> list[StaticKey]:
 
 # The two ways to present a credential, as OpenAPI documents them. `authenticate` reads the
 # headers itself rather than through these as FastAPI security dependencies: every
-# dependency costs FastAPI about 20 µs per request to solve (measured), and these run on
-# every request. `document_security` puts them in the schema instead.
+# dependency costs FastAPI time to solve (see bench/RESULTS.md), and these run on every
+# request. `document_security` puts them in the schema instead.
 BEARER = HTTPBearer(auto_error=False, description="A JWT from `POST /token` or an API token.")
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key or API token.")
 

@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import Connection
 
-from buildstate.server.db.engine import driver_url, sqlite_path
+from buildstate.server.db.database import driver_url
+from buildstate.server.db.sqlite.connect import sqlite_path
 from buildstate.server.models import metadata
 from buildstate.server.settings import Settings
 
