@@ -87,14 +87,22 @@ def _tables_to_clear() -> list[str]:
 
 
 def _clear(url: str) -> None:
+    """Empty every table (and restart PostgreSQL's id sequences), in one transaction.
+
+    DELETE, not TRUNCATE: on these small tables TRUNCATE's file work costs PostgreSQL
+    ~100 ms per test against ~7 ms (measured). A transaction rolled back after each test
+    (as some projects do) cannot work here: the app writes through its own writer thread
+    and connections, and tests start real servers and processes that read what it
+    committed."""
     engine = create_engine(driver_url(url))
     try:
         with engine.begin() as conn:
+            for table in _tables_to_clear():
+                conn.execute(text(f"DELETE FROM {table}"))
             if conn.dialect.name == "postgresql":
-                conn.execute(text(f"TRUNCATE {', '.join(_tables_to_clear())} RESTART IDENTITY"))
-            else:
-                for table in _tables_to_clear():
-                    conn.execute(text(f"DELETE FROM {table}"))
+                ours = "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()"
+                for sequence in conn.scalars(text(ours)).all():
+                    conn.execute(text(f"ALTER SEQUENCE {sequence} RESTART"))
     finally:
         engine.dispose()
 
