@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from tests.services import UNREACHED_RATE_LIMITS
+
 from buildstate.server.app import create_app
 from buildstate.server.settings import DEV_API_KEY, Settings
 
@@ -154,7 +156,11 @@ async def _drive(call: Call, request: Callable[[int], tuple[str, str, bytes]], n
 
 async def measure(names: list[str], requests: int, repeat: int, builds: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(DATABASE_URL=f"sqlite:///{Path(tmp) / 'bench.db'}", LOG_LEVEL="warning")
+        settings = Settings(
+            DATABASE_URL=f"sqlite:///{Path(tmp) / 'bench.db'}",
+            LOG_LEVEL="warning",
+            **UNREACHED_RATE_LIMITS,
+        )
         app = create_app(settings)
         task, inbox = await _lifespan(app)
         try:

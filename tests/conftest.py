@@ -22,6 +22,7 @@ from buildstate.server.models import metadata
 from buildstate.server.settings import DEV_API_KEY, Settings
 from tests.services import (
     IN_CI,
+    UNREACHED_RATE_LIMITS,
     ServiceUnavailable,
     create_database,
     free_port,
@@ -116,6 +117,7 @@ def relaxed_settings(url: str) -> Settings:
         BUILDSTATE_LOGIN_MAX_FAILURES=1_000_000,
         BUILDSTATE_LOGIN_MAX_FAILURES_PER_ADDRESS=1_000_000,
         BUILDSTATE_AUTH_MAX_FAILURES_PER_ADDRESS=1_000_000,
+        **UNREACHED_RATE_LIMITS,
     )
 
 
@@ -157,7 +159,12 @@ def server_process(settings: Settings, tmp_path_factory: pytest.TempPathFactory)
     port = free_port()
     bldst = Path(sys.executable).with_name("bldst")
     log = tmp_path_factory.mktemp("server") / "server.log"
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "LOG_LEVEL": "warning",
+        **UNREACHED_RATE_LIMITS,
+    }
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(bldst), "server", "start", "--port", str(port)],

@@ -35,6 +35,7 @@ from buildstate.server.logs import configure_logging
 from buildstate.server.middleware import RequestContextMiddleware
 from buildstate.server.ops.router import router as ops_router
 from buildstate.server.projects.router import router as state_codes_router
+from buildstate.server.ratelimit import RateLimits
 from buildstate.server.routing import compile_fast_routes
 from buildstate.server.services.base import running
 from buildstate.server.services.registry import SERVICES
@@ -93,6 +94,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.started = time.monotonic()
     app.state.static_keys = parse_static_keys(settings.effective_api_keys)
+    app.state.rate_limits = (
+        RateLimits(
+            settings.rate_limit_reads, settings.rate_limit_writes, settings.rate_limit_storage
+        )
+        if settings.rate_limits
+        else None
+    )
     app.state.hooks = hooks = CommitHooks()
     recorder.install(hooks)
     app.state.login_throttle = LoginThrottle(
@@ -114,7 +122,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "If-Match",
                 "X-Request-ID",
             ],
-            expose_headers=["X-Request-ID", "X-Total-Count", "ETag", "Retry-After"],
+            expose_headers=[
+                "X-Request-ID",
+                "X-Total-Count",
+                "ETag",
+                "Retry-After",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+                "RateLimit",
+                "RateLimit-Policy",
+            ],
         )
     app.add_middleware(
         BadCredentialThrottle,
