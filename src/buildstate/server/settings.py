@@ -170,8 +170,8 @@ class Settings(BaseSettings):
     rate_limit_storage: str = Field(
         "memory://",
         validation_alias=_env("BUILDSTATE_RATE_LIMIT_STORAGE"),
-        description="Where the counters live: `memory://` (per server process) or a store "
-        "shared by every replica, e.g. `redis://host:6379` (needs the `redis` package).",
+        description="Where the counters live: `memory://` (per server process), or a store "
+        "of the `limits` library shared by every replica (e.g. `redis://host:6379`).",
     )
     admin_password: str | None = Field(
         None,
