@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger("buildstate.errors")
 
@@ -81,16 +84,42 @@ def error_response(
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
-def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
-    """FastAPI's error list, minus echoed input that may be huge or secret."""
+def _clean_validation_errors(errors: Any, body: Any) -> list[dict[str, Any]]:
+    """FastAPI's error list, minus echoed input that may be huge or secret. FastAPI reads
+    a form field sent empty as not sent: such a field is reported as empty."""
     cleaned = []
     for err in errors:
         item = {k: v for k, v in err.items() if k in ("loc", "msg", "type")}
         ctx = err.get("ctx")
         if isinstance(ctx, dict):
             item["ctx"] = {k: str(v) for k, v in ctx.items()}
+        if _sent_empty(err, body):
+            item.update(msg="must not be empty", type="string_too_short", ctx={"min_length": "1"})
         cleaned.append(item)
     return cleaned
+
+
+def _sent_empty(error: Any, body: Any) -> bool:
+    loc = error.get("loc", ())
+    return (
+        error.get("type") == "missing"
+        and isinstance(body, FormData)
+        and len(loc) == 2
+        and loc[0] == "body"
+        and body.get(loc[1]) == ""
+    )
+
+
+def _allowed_methods(request: Request) -> str:
+    """The ``Allow`` of the request's path: every method of every route for it (Starlette
+    names only those of the first route that matched the path), and OPTIONS."""
+    scope = dict(request.scope)
+    methods = {"OPTIONS"}
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches(scope)
+        if match is not Match.NONE and route.methods:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -100,10 +129,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(request, 422, _clean_validation_errors(exc.errors()))
+        return error_response(request, 422, _clean_validation_errors(exc.errors(), exc.body))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail
         if isinstance(exc.__cause__, BodyTooLarge):  # FastAPI re-raises it as a 400
             return error_response(request, 413, str(exc.__cause__))
@@ -119,7 +148,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No route for {request.method} {request.url.path}"
         elif exc.status_code == 405:
-            detail = f"Method {request.method} is not allowed on {request.url.path}"
+            allow = _allowed_methods(request)
+            if request.method == "OPTIONS":  # with CORS on, CORSMiddleware answers preflights
+                return Response(status_code=204, headers={"Allow": allow})
+            detail = f"Method {request.method} is not allowed on {request.url.path}; use {allow}"
+            return error_response(request, 405, detail, {"Allow": allow})
         return error_response(request, exc.status_code, detail, dict(exc.headers or {}))
 
     @app.exception_handler(IntegrityError)

@@ -8,11 +8,20 @@ beyond 64 bits, unbounded strings, or JSON nested deeper than anyone means.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Form, Path, Query
-from pydantic import AfterValidator, AwareDatetime, Field, StrictInt, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    StrictInt,
+    StringConstraints,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 MAX_JSON_DEPTH = 16
 MAX_JSON_INT = 2**53  # what every JSON consumer (jq, JavaScript) reads exactly
@@ -62,7 +71,7 @@ Name = Annotated[
     AfterValidator(_storable),
 ]
 ShortText = Annotated[str, StringConstraints(max_length=255), AfterValidator(_storable)]
-FormText = Annotated[str, Form(max_length=255), AfterValidator(_storable)]
+FormText = Annotated[str, Form(min_length=1, max_length=255), AfterValidator(_storable)]
 LongText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_storable)]
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN), AfterValidator(_storable)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
@@ -74,7 +83,32 @@ StringMap = Annotated[
     Field(max_length=64),
 ]
 BigCount = Annotated[int, Field(ge=0, le=2**63 - 1)]
-StateCode = Annotated[StrictInt, Field(ge=0, le=100, description="State code, 0–100.")]
+
+
+def _integral(value: Any) -> Any:
+    # JSON Schema's integer is any number without a fractional part: 77.0 is one. Other
+    # floats, and booleans and strings, are left to StrictInt to refuse.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+StateCode = Annotated[
+    StrictInt, Field(ge=0, le=100, description="State code, 0–100."), BeforeValidator(_integral)
+]
+
+T = TypeVar("T")
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("cannot be null: omit it to keep the current value")
+    return value
+
+
+Kept = Annotated[T | SkipJsonSchema[None], BeforeValidator(_not_null)]
+"""An update's field that cannot be cleared: omitted, it is ``None`` (keep the current
+value); ``null`` is refused, and the schema does not offer it."""
 
 # Query parameters.
 Skip = Annotated[int, Query(ge=0, le=2**31 - 1, description="Records to skip.")]
@@ -91,5 +125,15 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("is out of range once converted to UTC") from exc
 
 
-# A moment in a query: with a timezone, representable in UTC.
-QueryMoment = Annotated[AwareDatetime, AfterValidator(_utc)]
+_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+
+
+def _iso_moment(value: Any) -> Any:
+    # Pydantic would also read a number of seconds since the epoch ("0.5") as a moment.
+    if not (isinstance(value, str) and _MOMENT.match(value)):
+        raise ValueError("must be an ISO 8601 date-time with a timezone, e.g. 2024-02-01T12:00:00Z")
+    return value
+
+
+# A moment in a query: an ISO 8601 date-time with a timezone, representable in UTC.
+QueryMoment = Annotated[AwareDatetime, BeforeValidator(_iso_moment), AfterValidator(_utc)]

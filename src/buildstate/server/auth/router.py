@@ -52,7 +52,7 @@ async def token(
     request: Request,
     svc: Service,
     username: FormText,
-    password: Annotated[str, Form(max_length=1024)],
+    password: Annotated[str, Form(min_length=1, max_length=1024)],
     scope: Annotated[str | None, Form(max_length=64, description="e.g. `read`")] = None,
 ) -> TokenResponse:
     """Exchange a username and password (OAuth2 password form) for a JWT."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response
+from pydantic import AfterValidator, WithJsonSchema
 from sqlalchemy.orm import Session
 
 from buildstate.server.auth.principal import ReadScope, WriteScope
@@ -13,7 +15,6 @@ from buildstate.server.builds.repository import BuildFilters, BuildRepository
 from buildstate.server.builds.service import BuildService
 from buildstate.server.builds.statemachine import BuildStatus
 from buildstate.server.db.session import Work, work
-from buildstate.server.errors import Unprocessable
 from buildstate.server.http import json_response
 from buildstate.server.idempotency.service import IdempotencyDep
 from buildstate.server.openapi import responses
@@ -31,6 +32,33 @@ router = APIRouter(prefix="/builds", tags=["builds"], route_class=Route)
 # pipelines send most is @fast (see routing).
 WRITE_ERRORS = responses(401, 403, 404, 409, 422)
 READ_ERRORS = responses(401, 403, 404, 422)
+_LABEL_FILTER = re.compile(r"^[^=]+=")  # a key, "=", then the value (which may be empty)
+_LABEL_FILTER_LENGTH = (2, 63 + 1 + 255)  # the longest key, "=", the longest value
+
+
+def _label_filter(item: str) -> str:
+    shortest, longest = _LABEL_FILTER_LENGTH
+    if not (shortest <= len(item) <= longest and _LABEL_FILTER.search(item)):
+        raise ValueError(
+            f"must look like key=value: a key, '=', then the value ({longest} characters at most)"
+        )
+    if "\x00" in item:
+        raise ValueError("must not contain NUL characters")
+    return item
+
+
+LabelFilter = Annotated[
+    str,
+    AfterValidator(_label_filter),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": _LABEL_FILTER_LENGTH[0],
+            "maxLength": _LABEL_FILTER_LENGTH[1],
+            "pattern": _LABEL_FILTER.pattern,
+        }
+    ),
+]
 
 
 async def _filters(
@@ -41,18 +69,13 @@ async def _filters(
     image_type_id: QueryText | None = None,
     build_number: QueryText | None = None,
     label: Annotated[
-        list[str] | None,
+        list[LabelFilter] | None,
         Query(max_length=20, description="`key=value`; repeat to require several labels."),
     ] = None,
     created_after: QueryMoment | None = None,
     created_before: QueryMoment | None = None,
 ) -> BuildFilters:
-    pairs = []
-    for item in label or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key or "\x00" in item:
-            raise Unprocessable(f"label filter {item!r} must look like key=value")
-        pairs.append((key, value))
+    pairs = tuple(item.partition("=")[::2] for item in label or [])
     return BuildFilters(
         project_id=project_id,
         status=status,
@@ -60,7 +83,7 @@ async def _filters(
         os_version_id=os_version_id,
         image_type_id=image_type_id,
         build_number=build_number,
-        labels=tuple(pairs),
+        labels=pairs,
         created_after=created_after,
         created_before=created_before,
     )

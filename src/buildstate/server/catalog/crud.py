@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from buildstate.server.catalog.models import CatalogEntry
 from buildstate.server.db.types import utcnow
-from buildstate.server.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
+from buildstate.server.errors import Conflict, NotFound, PreconditionFailed
 
 
 @dataclass(frozen=True)
@@ -108,11 +108,8 @@ class CatalogService:
                 f"{self.spec.label} {entry_id!r} changed since you read it: its ETag is now "
                 f"{etag(entry)}; GET it again and retry"
             )
+        # null where a column cannot be cleared never gets here (validation.Kept)
         changes = body.model_dump(exclude_unset=True)
-        columns = self.spec.model.__table__.c
-        for field, value in changes.items():
-            if value is None and not columns[field].nullable:
-                raise Unprocessable(f"{field} cannot be null")
         if any(f in changes for f in self.spec.natural_key):
             merged = {f: changes.get(f, getattr(entry, f)) for f in self.spec.natural_key}
             self._check_unique(merged, exclude=entry.id)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from buildstate.server.validation import LongText, Name, ShortText, Slug
+from buildstate.server.validation import Kept, LongText, Name, ShortText, Slug
 
 
 class Strict(BaseModel):
@@ -36,7 +36,9 @@ class PlatformCreate(_Create):
 
 
 class PlatformUpdate(Strict):
-    name: Name | None = None
+    """Omit a field to keep its value; `null` clears what can be cleared."""
+
+    name: Kept[Name] = None
     cloud_provider: ShortText | None = None
     region: ShortText | None = None
 
@@ -51,8 +53,10 @@ class OsVersionCreate(_Create):
 
 
 class OsVersionUpdate(Strict):
-    name: Name | None = None
-    version: Name | None = None
+    """Omit a field to keep its value."""
+
+    name: Kept[Name] = None
+    version: Kept[Name] = None
 
 
 class OsVersionRead(EntryRead):
@@ -64,7 +68,9 @@ class DescribedCreate(_Create):
 
 
 class DescribedUpdate(Strict):
-    name: Name | None = None
+    """Omit a field to keep its value; `null` clears the description."""
+
+    name: Kept[Name] = None
     description: LongText | None = None
 
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from buildstate.server.catalog.schemas import Strict
-from buildstate.server.validation import LongText, Name, StateCode
+from buildstate.server.validation import Kept, LongText, Name, StateCode
 
 
 class StateCodeCreate(Strict):
@@ -20,10 +20,12 @@ class StateCodeCreate(Strict):
 
 
 class StateCodeUpdate(Strict):
-    state_code: StateCode | None = None
+    """Omit a field to keep its value; `null` clears the name or the description."""
+
+    state_code: Kept[StateCode] = None
     name: Name | None = None
     description: LongText | None = None
-    is_blocking: bool | None = None
+    is_blocking: Kept[bool] = None
 
 
 class StateCodeRead(BaseModel):

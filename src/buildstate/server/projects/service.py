@@ -7,7 +7,7 @@ import uuid
 from buildstate.server.catalog.crud import CatalogRepository, CatalogService
 from buildstate.server.catalog.resources import PROJECTS
 from buildstate.server.db.types import utcnow
-from buildstate.server.errors import Conflict, NotFound, Unprocessable
+from buildstate.server.errors import Conflict, NotFound
 from buildstate.server.projects.models import StateCodeDefinition
 from buildstate.server.projects.repository import StateCodeRepository
 from buildstate.server.projects.schemas import StateCodeCreate, StateCodeUpdate
@@ -39,9 +39,6 @@ class StateCodeService:
     def update(self, project_id: str, ref: str, body: StateCodeUpdate) -> StateCodeDefinition:
         row = self.get(project_id, ref)
         changes = body.model_dump(exclude_unset=True)
-        for field in ("state_code", "is_blocking"):
-            if field in changes and changes[field] is None:
-                raise Unprocessable(f"{field} cannot be null")
         if "state_code" in changes and changes["state_code"] != row.state_code:
             self._check_free(project_id, changes["state_code"])
         for field, value in changes.items():
