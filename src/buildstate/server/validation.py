@@ -97,7 +97,7 @@ StateCode = Annotated[
     StrictInt, Field(ge=0, le=100, description="State code, 0–100."), BeforeValidator(_integral)
 ]
 
-T = TypeVar("T")
+_Value = TypeVar("_Value")
 
 
 def _not_null(value: Any) -> Any:
@@ -106,7 +106,7 @@ def _not_null(value: Any) -> Any:
     return value
 
 
-Kept = Annotated[T | SkipJsonSchema[None], BeforeValidator(_not_null)]
+Kept = Annotated[_Value | SkipJsonSchema[None], BeforeValidator(_not_null)]
 """An update's field that cannot be cleared: omitted, it is ``None`` (keep the current
 value); ``null`` is refused, and the schema does not offer it."""
 
