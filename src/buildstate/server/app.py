@@ -36,7 +36,7 @@ from buildstate.server.middleware import RequestContextMiddleware
 from buildstate.server.ops.router import router as ops_router
 from buildstate.server.projects.router import router as state_codes_router
 from buildstate.server.ratelimit import RateLimits
-from buildstate.server.routing import compile_fast_routes
+from buildstate.server.routing import FastRoutes, compile_fast_routes
 from buildstate.server.services.base import running
 from buildstate.server.services.registry import SERVICES
 from buildstate.server.settings import Settings
@@ -109,6 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.login_window_seconds,
     )
     install_error_handlers(app)
+    # Added first, so innermost: a request it answers still passes through all the
+    # middleware added below (CORS, the credential throttle, request ids, audit).
+    app.add_middleware(FastRoutes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -150,7 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(catalog_router(spec))
     app.include_router(state_codes_router)
     app.include_router(audit_router)
-    app.state.fast_plans = compile_fast_routes(app.routes)
+    app.state.fast_routes = compile_fast_routes(app.routes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -17,7 +17,7 @@ from buildstate.server.errors import Unprocessable
 from buildstate.server.http import json_response
 from buildstate.server.idempotency.service import IdempotencyDep
 from buildstate.server.openapi import responses
-from buildstate.server.routing import Route, fast
+from buildstate.server.routing import fast
 from buildstate.server.validation import Limit, PathId, QueryMoment, QueryText, Skip
 
 
@@ -26,7 +26,7 @@ def _service(session: Session) -> BuildService:
 
 
 Service = Annotated[Work[BuildService], Depends(work(_service))]
-router = APIRouter(prefix="/builds", tags=["builds"], route_class=Route)
+router = APIRouter(prefix="/builds", tags=["builds"])
 # Reads return JSON bytes (see views.to_json); response_model documents them. What
 # pipelines send most is @fast (see routing).
 WRITE_ERRORS = responses(401, 403, 404, 409, 422)
