@@ -58,6 +58,7 @@ class AccessClaims:
     user_id: str
     scopes: tuple[str, ...]
     token_id: str
+    credential_version: int
 
 
 def issue_jwt(
@@ -65,6 +66,7 @@ def issue_jwt(
     *,
     user_id: str,
     username: str,
+    credential_version: int,
     scopes: Sequence[str],
     ttl: timedelta,
     issuer: str,
@@ -82,6 +84,7 @@ def issue_jwt(
         "nbf": now,
         "exp": expires,
         "jti": uuid.uuid4().hex,
+        "cv": credential_version,  # the user's, when issued; see User.credential_version
     }
     token = jwt.encode(claims, keys.jwt_key, algorithm=JWT_ALGORITHM, headers={"typ": JWT_TYPE})
     return token, expires
@@ -98,17 +101,23 @@ def decode_jwt(keys: Keys, token: str, *, issuer: str, audience: str) -> AccessC
             algorithms=[JWT_ALGORITHM],
             audience=audience,
             issuer=issuer,
-            options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud", "jti"]},
+            options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud", "jti", "cv"]},
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc
     scope = claims.get("scope", "")
-    if not isinstance(scope, str) or not isinstance(claims["sub"], str):
+    version = claims["cv"]
+    if (
+        not isinstance(scope, str)
+        or not isinstance(claims["sub"], str)
+        or type(version) is not int  # not a bool, not a float
+    ):
         raise InvalidToken("malformed claims")
     return AccessClaims(
         user_id=claims["sub"],
         scopes=tuple(scope.split()),
         token_id=str(claims["jti"]),
+        credential_version=version,
     )
 
 
