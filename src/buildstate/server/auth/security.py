@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from buildstate.server.db.types import utcnow
 JWT_ALGORITHM = "HS256"
 JWT_TYPE = "at+jwt"  # RFC 9068: access tokens say what they are
 TOKEN_PREFIX = "bst_"  # noqa: S105 - lets secret scanners recognise a leaked buildstate token
+_TOKEN_ID = re.compile(r"[0-9a-f]{16}")  # secrets.token_hex(8)
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so both paths cost the same.
@@ -132,7 +134,8 @@ def split_api_token(token: str) -> tuple[str, str] | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     token_id, sep, secret = token[len(TOKEN_PREFIX) :].partition("_")
-    if not sep or len(token_id) != 16 or not secret:
+    # The id is looked up in the database: only what new_api_token makes gets that far.
+    if not sep or not _TOKEN_ID.fullmatch(token_id) or not secret:
         return None
     return token_id, secret
 
