@@ -61,7 +61,8 @@ class Settings(BaseSettings):
     jwt_secret_key: str | None = Field(
         None,
         validation_alias=_env("JWT_SECRET_KEY"),
-        description="HMAC key for JWTs and API-token hashes. Required (≥32 chars) in production; "
+        description="HMAC key for JWTs and API-token hashes. Required in production (≥32 random "
+        "characters; known defaults, repeated patterns and runs are refused); "
         "development generates one and keeps it in the database.",
     )
     jwt_access_token_expire_minutes: int = Field(
