@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from buildstate.server.auth.repository import AuthRepository
 from buildstate.server.db.database import driver_url
 from buildstate.server.settings import Settings
+from buildstate.server.state import state_of
 from tests.conftest import ADMIN, token_headers
 
 # The minimum scope of every operation, as the seed API reference states it.
@@ -186,7 +187,7 @@ def _claims(**overrides: Any) -> dict[str, Any]:
 
 def test_jwt_attacks_get_401(client: TestClient) -> None:
     user_id = client.get("/users", headers=ADMIN).json()[0]["id"]
-    key = client.app.state.keys.jwt_key  # type: ignore[attr-defined]
+    key = state_of(client.app).keys.jwt_key  # type: ignore[arg-type]
     good = jwt.encode(_claims(sub=user_id), key, algorithm="HS256", headers={"typ": "at+jwt"})
     assert client.get("/users/me", headers={"Authorization": f"Bearer {good}"}).status_code == 200
     past = datetime.now(UTC) - timedelta(hours=2)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from starlette.testclient import TestClient
 
+from buildstate.server.state import state_of
 from tests.conftest import ADMIN, token_headers
 
 STALE_JWT = (
@@ -80,7 +81,7 @@ def test_a_jwt_without_a_credential_version_is_refused(client: TestClient) -> No
     """A token signed with the right key but without the claim (e.g. issued before the
     claim existed) cannot be checked against the user, so it is refused."""
     user_id = client.get("/users", headers=ADMIN).json()[0]["id"]
-    key = client.app.state.keys.jwt_key  # type: ignore[attr-defined]
+    key = state_of(client.app).keys.jwt_key  # type: ignore[arg-type]
     for version in (None, "1", True, 1.0):
         now = datetime.now(UTC)
         claims = {

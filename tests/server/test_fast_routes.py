@@ -26,6 +26,7 @@ from buildstate.server.db.hooks import Change
 from buildstate.server.routing import FastRoutes, compile_fast_routes, fast
 from buildstate.server.routing.plan import PassOn, Plan
 from buildstate.server.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_USERNAME, Settings
+from buildstate.server.state import state_of
 from tests.conftest import ADMIN, token_headers
 
 _requests = itertools.count()
@@ -213,7 +214,7 @@ def test_the_plain_writes_are_answered_by_the_plan_alike(
     credentials = [(ADMIN, False), (as_scope("write"), False), (ADMIN, True)]
     committed: tuple[list[tuple[str, ...]], list[tuple[str, ...]]] = ([], [])
     for app, seen in zip((client, full), committed, strict=True):
-        app.app.state.hooks.after_commit.append(  # type: ignore[attr-defined]
+        state_of(app.app).hooks.after_commit.append(  # type: ignore[arg-type]
             lambda change, seen=seen: seen.append(_committed(change))
         )
     passed_on.clear()

@@ -19,6 +19,7 @@ from buildstate.server.db.database import Database
 from buildstate.server.db.hooks import Change, CommitHooks
 from buildstate.server.db.rows import insert_row, record
 from buildstate.server.middleware import StatusWatch
+from buildstate.server.state import state_of
 
 log = logging.getLogger("buildstate.audit")
 
@@ -101,8 +102,8 @@ class AuditMiddleware:
                 await self._write(scope, watch.status)
 
     async def _write(self, scope: Scope, status: int) -> None:
-        db: Database | None = getattr(scope["app"].state, "db", None)
-        if db is None:
+        db: Database | None = getattr(state_of(scope["app"]), "db", None)
+        if db is None:  # the lifespan has not run (or failed)
             return
         entry = record_for(scope, status)
         try:

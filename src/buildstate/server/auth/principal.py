@@ -23,7 +23,8 @@ from buildstate.server.auth.repository import AuthRepository
 from buildstate.server.db.database import Database
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Forbidden, Unauthorized
-from buildstate.server.ratelimit import RateLimits, RouteClass
+from buildstate.server.ratelimit import RouteClass
+from buildstate.server.state import state_of
 
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
@@ -102,7 +103,7 @@ async def authenticate(request: Request) -> Principal:
     known: Principal | None = getattr(request.state, "authenticated", None)
     if known is not None:
         return known
-    state = request.app.state
+    state = state_of(request.app)
     db: Database = state.db
     headers = request.headers
     api_key = headers.get("x-api-key")
@@ -154,10 +155,11 @@ def _from_token(repo: AuthRepository, keys: security.Keys, token_id: str, secret
 
 
 async def _from_jwt(token: str, request: Request, db: Database) -> Principal:
-    settings = request.app.state.settings
+    app = state_of(request.app)
+    settings = app.settings
     try:
         claims = security.decode_jwt(
-            request.app.state.keys,
+            app.keys,
             token,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
@@ -198,7 +200,7 @@ def require(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
         principal = await authenticate(request)
         if principal.level < needed:
             raise Forbidden(message)
-        limits: RateLimits | None = request.app.state.rate_limits
+        limits = state_of(request.app).rate_limits
         if limits is not None:
             owner = principal.user_id or principal.credential_id
             await limits.spend(request.scope, owner, kind)

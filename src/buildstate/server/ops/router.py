@@ -13,6 +13,7 @@ from sqlalchemy import text
 from buildstate._version import __version__
 from buildstate.server.db.database import Database
 from buildstate.server.db.types import utcnow
+from buildstate.server.state import state_of
 
 router = APIRouter(tags=["health"])
 
@@ -65,7 +66,7 @@ async def root() -> Health:
 @router.get("/ready", response_model=Ready, responses={503: {"model": Ready}})
 async def ready(request: Request, response: Response) -> Ready:
     """Readiness: the database answers. 503 with the reason when it does not."""
-    problem = await _database_ok(request.app.state.db)
+    problem = await _database_ok(state_of(request.app).db)
     if problem:
         response.status_code = 503
     return Ready(
@@ -80,7 +81,7 @@ async def ready(request: Request, response: Response) -> Ready:
 async def status(request: Request) -> Status:
     """Version, uptime in seconds, and the state of each component (the version and the
     database backend only where configured to say them, see `version`)."""
-    state = request.app.state
+    state = state_of(request.app)
     problem = await _database_ok(state.db)
     details = state.settings.status_details_exposed
     return Status(
