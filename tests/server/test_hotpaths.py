@@ -178,6 +178,7 @@ def test_head_and_other_methods_are_passed_on(
 
 
 STATE = b'{"state_code": 20, "status": "in_progress"}'
+FENCED_STATE = b'{"state_code": 20, "status": "in_progress", "attempt": 1}'
 JSON = {"Content-Type": "application/json"}
 NEW_BUILD = {
     "platform_id": "aws-commercial",
@@ -201,9 +202,10 @@ def test_the_plain_writes_are_answered_hot_and_alike(
     project: str,
     as_scope: Any,
 ) -> None:
-    credentials = [(ADMIN, False), (as_scope("write"), False), (ADMIN, True)]
+    credentials = [(ADMIN, False), (as_scope("write"), False), (ADMIN, True), (ADMIN, False)]
     passed_on.clear()
     for number, (credential, keyed) in enumerate(credentials):
+        state = STATE if number < 3 else FENCED_STATE  # the last names its attempt
         answers = []
         for which, (app, build) in enumerate(zip((client, full), twins, strict=True)):
             # A key is the caller's: each request needs its own, or it would be a replay.
@@ -212,7 +214,7 @@ def test_the_plain_writes_are_answered_hot_and_alike(
             answers.append(
                 (
                     app.post(
-                        f"/builds/{build}/state", headers=_sent(credential, key), content=STATE
+                        f"/builds/{build}/state", headers=_sent(credential, key), content=state
                     ),
                     app.post("/builds", headers=_sent(credential, key and f"{key}-new"), json=body),
                 )
@@ -224,7 +226,7 @@ def test_the_plain_writes_are_answered_hot_and_alike(
             assert _alike_headers(hot) == _alike_headers(reference)
     assert passed_on == []
     history = client.get(f"/builds/{twins[0]}/state", headers=ADMIN).json()["history"]
-    assert [h["state_code"] for h in history] == [0, 20, 20, 20]
+    assert [h["state_code"] for h in history] == [0, 20, 20, 20, 20]
     audit = client.get("/audit", headers=ADMIN, params={"action": "POST /builds/{build_id}/state"})
     assert {entry["target"] for entry in audit.json()} == {f"/builds/{b}/state" for b in twins}
 
@@ -282,6 +284,9 @@ def test_an_idempotent_retry_is_replayed_by_the_hot_path(
         ({**ADMIN, "Idempotency-Key": ""}, STATE, 422, False),
         ({**ADMIN, "Idempotency-Key": "k" * 256}, STATE, 422, False),
         (ADMIN, b'{"state_code": 10, "status": "in_progress"}', 409, True),
+        (ADMIN, b'{"state_code": 20, "status": "in_progress", "attempt": 2}', 409, True),
+        (ADMIN, b'{"state_code": 20, "status": "in_progress", "attempt": 0}', 422, False),
+        (ADMIN, b'{"state_code": 20, "status": "in_progress", "attempt": "1"}', 422, False),
     ],
 )
 def test_state_reports_refused_or_unusual_are_answered_the_same(
