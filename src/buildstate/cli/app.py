@@ -37,6 +37,7 @@ GROUPS = {
     "dashboard": ("dashboard", "app"),
     "server": ("server", "app"),
     "db": ("server", "db_app"),
+    "services": ("server", "services_app"),
 }
 
 

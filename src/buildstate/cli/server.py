@@ -17,6 +17,10 @@ app = typer.Typer(
 db_app = typer.Typer(
     help="Database maintenance (needs buildstate\\[server]).", no_args_is_help=True
 )
+services_app = typer.Typer(
+    help="Background services apart from the API (needs buildstate\\[server]).",
+    no_args_is_help=True,
+)
 
 # Third-party packages of the `server` extra: an ImportError naming one means it is missing.
 SERVER_PACKAGES = frozenset(
@@ -64,6 +68,14 @@ def start(
     production: Annotated[
         bool, typer.Option("--production", help="Refuse insecure defaults (dev keys, secrets).")
     ] = False,
+    services: Annotated[
+        bool,
+        typer.Option(
+            "--services/--no-services",
+            help="Run the background services in this server (off: run them once, apart, "
+            "with `bldst services start`).",
+        ),
+    ] = True,
 ) -> None:
     """Start the API server.
 
@@ -71,7 +83,14 @@ def start(
     """
     serve = server_function("buildstate.server.runner", "serve")
     _explain_startup(
-        lambda: serve(host=host, port=port, workers=workers, reload=reload, production=production)
+        lambda: serve(
+            host=host,
+            port=port,
+            workers=workers,
+            reload=reload,
+            production=production,
+            services=services,
+        )
     )
 
 
@@ -84,6 +103,26 @@ def upgrade() -> None:
     upgrade_database = server_function("buildstate.server.runner", "upgrade")
     revision = _explain_startup(upgrade_database)
     typer.echo(f"database is at revision {revision} (the latest)")
+
+
+@services_app.command("start")
+def services_start() -> None:
+    """Run the background services until Ctrl-C or SIGTERM.
+
+    For API replicas started with `bldst server start --no-services`: run this once,
+    beside them. The database (DATABASE_URL) must be migrated already.
+
+    Example: DATABASE_URL=postgresql://… bldst services start
+    """
+    _explain_startup(server_function("buildstate.server.runner", "run_services"))
+
+
+@services_app.command("list")
+def services_list() -> None:
+    """The background services and what each does."""
+    services = server_function("buildstate.server.services.registry", "services")
+    for name, description in services():
+        typer.echo(f"{name}: {description}")
 
 
 def _explain_startup(call: Callable[[], Any]) -> Any:

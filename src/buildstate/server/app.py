@@ -17,26 +17,27 @@ from fastapi.telemetry import TelemetryConfig
 
 from buildstate._version import __version__
 from buildstate.server import bootstrap
+from buildstate.server.audit import recorder
 from buildstate.server.audit.recorder import AuditMiddleware
 from buildstate.server.audit.router import router as audit_router
 from buildstate.server.auth.principal import document_security, parse_static_keys
 from buildstate.server.auth.router import router as auth_router
 from buildstate.server.auth.throttle import BadCredentialThrottle, LoginThrottle
-from buildstate.server.builds.router import HOT_PATHS as builds_hot_paths
 from buildstate.server.builds.router import router as builds_router
 from buildstate.server.catalog.resources import ALL as CATALOG
 from buildstate.server.catalog.router import catalog_router
-from buildstate.server.dashboard.router import HOT_PATHS as dashboard_hot_paths
 from buildstate.server.dashboard.router import router as dashboard_router
 from buildstate.server.db.engine import create_database
+from buildstate.server.db.hooks import CommitHooks
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.errors import install_error_handlers
-from buildstate.server.hotpaths import HotPaths
-from buildstate.server.idempotency.service import purge_expired
 from buildstate.server.logs import configure_logging
 from buildstate.server.middleware import RequestContextMiddleware
 from buildstate.server.ops.router import router as ops_router
 from buildstate.server.projects.router import router as state_codes_router
+from buildstate.server.routing import compile_fast_routes
+from buildstate.server.services.base import running
+from buildstate.server.services.registry import SERVICES
 from buildstate.server.settings import Settings
 
 log = logging.getLogger("buildstate.app")
@@ -59,8 +60,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.db = db
     try:
         app.state.keys = await to_thread.run_sync(bootstrap.prepare, settings, db)
-        if purged := await db.write(purge_expired):
-            log.info("forgot %d expired idempotency keys", purged)
         where = db.sqlite_file or db.url.render_as_string(hide_password=True)
         log.info("buildstate %s ready (%s mode) on %s", __version__, settings.mode.value, where)
         # What exists now lives as long as the server. Left to the cyclic garbage collector,
@@ -68,7 +67,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # whole process (measured), every few thousand writes. Frozen, they are skipped.
         gc.collect()
         gc.freeze()
-        yield
+        async with running(SERVICES if settings.services else (), settings, db) as services:
+            app.state.services = services
+            yield
     finally:
         gc.unfreeze()  # collectable again, e.g. when tests start many apps in one process
         await to_thread.run_sync(db.close)
@@ -92,16 +93,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.started = time.monotonic()
     app.state.static_keys = parse_static_keys(settings.effective_api_keys)
+    app.state.hooks = hooks = CommitHooks()
+    recorder.install(hooks)
     app.state.login_throttle = LoginThrottle(
         settings.login_max_failures,
         settings.login_max_failures_per_address,
         settings.login_window_seconds,
     )
     install_error_handlers(app)
-    if not settings.opentelemetry:  # the layer makes no spans: FastAPI's router does
-        # Added first, so innermost: a request it answers still passes through all the
-        # middleware added below (CORS, the credential throttle, request ids, audit).
-        app.add_middleware(HotPaths, operations=[*builds_hot_paths, *dashboard_hot_paths])
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -133,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(catalog_router(spec))
     app.include_router(state_codes_router)
     app.include_router(audit_router)
+    app.state.fast_plans = compile_fast_routes(app.routes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -16,8 +16,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from buildstate.server.middleware import BodyTooLarge
-
 log = logging.getLogger("buildstate.errors")
 
 
@@ -59,6 +57,13 @@ class Unprocessable(DomainError):
 
 class TooManyRequests(DomainError):
     status_code = 429
+
+
+class BodyTooLarge(Exception):
+    """Raised while a request body is read, once it passes the limit (see middleware)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Request body is larger than {limit} bytes")
 
 
 def request_id_of(request: Request) -> str | None:

@@ -12,6 +12,8 @@ from contextvars import ContextVar
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from buildstate.server.errors import BodyTooLarge
+
 log = logging.getLogger("buildstate.errors")
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -41,11 +43,6 @@ class StatusWatch:
         if message["type"] == "http.response.start":
             self.status = message["status"]
         await self._send(message)
-
-
-class BodyTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"Request body is larger than {limit} bytes")
 
 
 class RequestContextMiddleware:

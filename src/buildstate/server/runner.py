@@ -7,7 +7,9 @@ the CLI prints it without a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,12 +19,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from buildstate.server import bootstrap
 from buildstate.server.db.engine import (
+    Database,
     UnsupportedDatabase,
     create_database,
     driver_url,
     sqlite_path,
 )
 from buildstate.server.db.migrate import upgrade_database
+from buildstate.server.services.base import running
+from buildstate.server.services.registry import SERVICES
 from buildstate.server.settings import Settings
 
 
@@ -54,9 +59,13 @@ def upgrade() -> str:
         return upgrade_database(Settings())
 
 
-def serve(host: str, port: int, workers: int, reload: bool, production: bool) -> None:
+def serve(
+    host: str, port: int, workers: int, reload: bool, production: bool, services: bool = True
+) -> None:
     if production:
         os.environ["BUILDSTATE_MODE"] = "production"
+    if not services:
+        os.environ["BUILDSTATE_SERVICES"] = "false"
     with _explained():
         settings = Settings()
         if settings.auto_migrate:
@@ -88,3 +97,25 @@ def _check_production(settings: Settings) -> None:
         bootstrap.check_production(settings, db)
     finally:
         db.close()
+
+
+def run_services() -> None:
+    """The background services without the API, until SIGINT or SIGTERM (for replicas
+    started with ``--no-services``). The database must be migrated already."""
+    with _explained():
+        settings = Settings()
+        db = create_database(settings)
+    try:
+        print(f"buildstate: services: {', '.join(s.name for s in SERVICES)}", flush=True)
+        asyncio.run(_services_until_stopped(settings, db))
+    finally:
+        db.close()
+
+
+async def _services_until_stopped(settings: Settings, db: Database) -> None:
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopped.set)
+    async with running(SERVICES, settings, db):
+        await stopped.wait()

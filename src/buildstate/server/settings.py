@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         validation_alias=_env("BUILDSTATE_AUTO_MIGRATE"),
         description="Apply database migrations when the server starts.",
     )
+    services: bool = Field(
+        True,
+        validation_alias=_env("BUILDSTATE_SERVICES"),
+        description="Run the background services (idempotency-key purge) in this server; "
+        "false when they run in a process of their own (`bldst services start`).",
+    )
     sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
         "FULL",
         validation_alias=_env("BUILDSTATE_SQLITE_SYNCHRONOUS"),

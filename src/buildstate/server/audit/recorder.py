@@ -1,9 +1,9 @@
 """How audit records get written.
 
-A successful write is recorded inside its own transaction (the request session adds the
-record just before it commits), so no change is ever committed without its record. A
-request that fails (refused, invalid, conflicting, or a failed login) changed nothing; the
-middleware records it afterwards in a short transaction of its own.
+A successful write is recorded inside its own transaction (a commit hook, see
+:func:`install`), so no change is ever committed without its record. A request that fails
+(refused, invalid, conflicting, or a failed login) changed nothing; the middleware records
+it afterwards in a short transaction of its own.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import logging
 from typing import Any
 
 from sqlalchemy.orm import Session
-from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from buildstate.server.audit.models import AuditRecord
 from buildstate.server.db.engine import Database
+from buildstate.server.db.hooks import Change, CommitHooks
 from buildstate.server.db.rows import insert_row, record
 from buildstate.server.middleware import StatusWatch
 
@@ -60,18 +60,22 @@ def record_for(scope: Scope, status: int) -> AuditRecord:
     )
 
 
-def add_to_transaction(request: Request, session: Session) -> bool:
-    """The request session calls this just before it commits; ``True`` if it recorded."""
-    if request.method not in AUDITED_METHODS:
-        return False
-    route = request.scope.get("route")
-    status = getattr(route, "status_code", None) or 200
-    insert_row(session, record_for(request.scope, status), key=False)
-    return True
+def install(hooks: CommitHooks) -> None:
+    """Record every successful write in its own transaction."""
+    hooks.in_transaction.append(_record_write)
+    hooks.after_commit.append(_mark_recorded)
 
 
-def mark_recorded(request: Request) -> None:
-    request.scope.setdefault("state", {})["audited"] = True
+def _record_write(session: Session, change: Change) -> None:
+    scope = change.scope
+    if scope["method"] in AUDITED_METHODS:
+        status = getattr(scope.get("route"), "status_code", None) or 200
+        insert_row(session, record_for(scope, status), key=False)
+
+
+def _mark_recorded(change: Change) -> None:
+    """The middleware need not record this request: its write did."""
+    change.scope.setdefault("state", {})["audited"] = True
 
 
 class AuditMiddleware:

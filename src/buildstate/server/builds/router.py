@@ -15,10 +15,10 @@ from buildstate.server.builds.service import BuildService
 from buildstate.server.builds.statemachine import BuildStatus
 from buildstate.server.db.session import Work, work
 from buildstate.server.errors import Unprocessable
-from buildstate.server.hotpaths import HotOperation, HotRead, HotWrite
 from buildstate.server.http import json_response
-from buildstate.server.idempotency.service import IdempotencyDep, hot_idempotency
+from buildstate.server.idempotency.service import IdempotencyDep
 from buildstate.server.openapi import responses
+from buildstate.server.routing import Route, fast
 from buildstate.server.validation import Limit, PathId, QueryMoment, QueryText, Skip
 
 
@@ -27,8 +27,9 @@ def _service(session: Session) -> BuildService:
 
 
 Service = Annotated[Work[BuildService], Depends(work(_service))]
-router = APIRouter(prefix="/builds", tags=["builds"])
-# The hot reads return JSON bytes (see views.to_json); response_model documents them.
+router = APIRouter(prefix="/builds", tags=["builds"], route_class=Route)
+# Reads return JSON bytes (see views.to_json); response_model documents them. What
+# pipelines send most is @fast (see routing).
 WRITE_ERRORS = responses(401, 403, 404, 409, 422)
 READ_ERRORS = responses(401, 403, 404, 422)
 
@@ -67,6 +68,7 @@ async def _filters(
 
 
 @router.post("", status_code=201, response_model=s.Build, responses=WRITE_ERRORS)
+@fast
 async def create_build(
     body: s.BuildCreate, principal: WriteScope, svc: Service, idem: IdempotencyDep
 ) -> Response:
@@ -88,41 +90,18 @@ async def list_builds(
 
 
 @router.get("/{build_id}", response_model=s.BuildDetail, responses=READ_ERRORS)
+@fast
 async def get_build(build_id: PathId, _: ReadScope, svc: Service) -> Response:
     return json_response(await svc.lookup(BuildService.get, build_id))
 
 
 @router.post("/{build_id}/state", response_model=s.StateReported, responses=WRITE_ERRORS)
+@fast
 async def report_state(
     build_id: PathId, body: s.StateReport, _: WriteScope, svc: Service, idem: IdempotencyDep
 ) -> Response:
     """Report progress. With an artifact and status `completed`, the state is a checkpoint."""
     return await svc.write_once(idem, 200, body, BuildService.report_state, build_id, body)
-
-
-# What pipelines send most, answered without FastAPI in the plain case (see hotpaths); the
-# routes above still define these operations, their validation and their errors.
-HOT_PATHS: list[HotOperation] = [
-    HotRead(
-        "/builds/{build_id}", "read", lambda session, build_id: _service(session).get(build_id)
-    ),
-    HotWrite(
-        "/builds",
-        "write",
-        s.BuildCreate,
-        lambda request, principal, body: create_build(
-            body, principal, Work(request, _service), hot_idempotency(request, principal)
-        ),
-    ),
-    HotWrite(
-        "/builds/{build_id}/state",
-        "write",
-        s.StateReport,
-        lambda request, principal, body, build_id: report_state(
-            build_id, body, principal, Work(request, _service), hot_idempotency(request, principal)
-        ),
-    ),
-]
 
 
 @router.get("/{build_id}/state", response_model=s.BuildStateView, responses=READ_ERRORS)

@@ -10,12 +10,12 @@ from buildstate.server.auth.principal import ReadScope
 from buildstate.server.builds.schemas import Build
 from buildstate.server.dashboard.service import DashboardService, PlatformStats, Summary
 from buildstate.server.db.session import Work, work
-from buildstate.server.hotpaths import HotRead
 from buildstate.server.http import json_response
 from buildstate.server.openapi import responses
+from buildstate.server.routing import Route, fast
 from buildstate.server.validation import PathId
 
-router = APIRouter(prefix="/dashboard", tags=["dashboard"])
+router = APIRouter(prefix="/dashboard", tags=["dashboard"], route_class=Route)
 
 Service = Annotated[Work[DashboardService], Depends(work(DashboardService))]
 
@@ -25,15 +25,9 @@ def _summary(service: DashboardService) -> bytes:
 
 
 @router.get("/summary", response_model=Summary, responses=responses(401, 403))
+@fast  # what dashboards poll most (see routing)
 async def summary(_: ReadScope, svc: Service) -> Response:
     return json_response(await svc.lookup(_summary))
-
-
-# What dashboards poll most: answered without FastAPI when it is the plain case (see
-# hotpaths); summary above still defines the operation and its errors.
-HOT_PATHS = [
-    HotRead("/dashboard/summary", "read", lambda session: _summary(DashboardService(session)))
-]
 
 
 @router.get("/recent", response_model=list[Build], responses=responses(401, 403, 422))

@@ -2,9 +2,10 @@
 
 Endpoints hand a service method and its arguments to :meth:`Work.read` or
 :meth:`Work.write`; the method runs synchronously on a database thread with a service
-built over that unit's session (see :mod:`buildstate.server.db.engine`). A write returns
-only once it has committed, together with its audit record, so a client never sees a 2xx
-for a write that is not durable.
+built over that unit's session (see :mod:`buildstate.server.db.engine`). A write runs the
+application's commit hooks (:mod:`buildstate.server.db.hooks`: the audit record and the
+like) in its transaction, and returns only once it has committed and the after-commit
+hooks have run, so a client never sees a 2xx for a write that is not durable.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from fastapi import Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from buildstate.server.audit.recorder import add_to_transaction, mark_recorded
 from buildstate.server.db.engine import Database
+from buildstate.server.db.hooks import Change, CommitHooks
 from buildstate.server.db.prepared import driver_of
 
 if TYPE_CHECKING:
@@ -28,15 +29,12 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
-def get_database(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
 class Work(Generic[S]):
     def __init__(self, request: Request, make: Callable[[Session], S]) -> None:
         self.request = request
-        self.db = get_database(request)
+        state = request.app.state
+        self.db: Database = state.db
+        self.hooks: CommitHooks = state.hooks
         self.make = make
 
     async def read(self, fn: Callable[Concatenate[S, P], T], *args: P.args, **kw: P.kwargs) -> T:
@@ -71,15 +69,15 @@ class Work(Generic[S]):
         )
 
     async def _write(self, fn: Callable[[Session], T]) -> T:
-        request = self.request
+        change, hooks = Change(self.request.scope), self.hooks
 
         def unit(session: Session) -> T:
-            result = fn(session)
-            add_to_transaction(request, session)
+            result = change.result = fn(session)
+            hooks.before_commit(session, change)
             return result
 
         result = await self.db.write(unit)
-        mark_recorded(request)
+        hooks.committed(change)
         return result
 
 

@@ -9,7 +9,6 @@ back with everything else, so errors are never replayed; the retry simply runs a
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
@@ -23,7 +22,6 @@ from sqlalchemy.orm import Session
 from buildstate.server.auth.principal import Principal, authenticate, guard
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Conflict, Unprocessable
-from buildstate.server.hotpaths import PassOn
 from buildstate.server.http import json_response
 from buildstate.server.idempotency.models import IdempotencyRecord
 
@@ -62,8 +60,6 @@ class Idempotency:
         digest = self._digest(body)
         if replay := self._replay(session, digest):
             return replay
-        if next(_claims) % PURGE_EVERY == 0:
-            purge_expired(session)
         claim = IdempotencyRecord(
             principal=self.owner,
             key=self.key,
@@ -115,26 +111,12 @@ async def _idempotency(request: Request, key: KeyHeader = None) -> Idempotency:
 IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]
 
 
-def hot_idempotency(request: Request, principal: Principal) -> Idempotency:
-    """What ``IdempotencyDep`` resolves to, for a hot write (see hotpaths); PassOn for a
-    key the dependency would refuse."""
-    key = request.headers.get("idempotency-key")
-    if key is not None and not KEY_LENGTH[0] <= len(key) <= KEY_LENGTH[1]:
-        raise PassOn
-    return Idempotency(principal, key, request)
-
-
 KEY_LIFETIME = timedelta(hours=24)
-
-
-PURGE_EVERY = 1000  # keyed writes per process between two clean-ups
-_claims = itertools.count(1)
 
 
 def purge_expired(session: Session) -> int:
     """Forget keys older than :data:`KEY_LIFETIME` (in the caller's transaction); returns
-    how many. Run at start and every :data:`PURGE_EVERY` keyed writes: an indexed delete,
-    with no background task to manage."""
+    how many (an indexed delete; see :mod:`buildstate.server.services.purge`)."""
     result = session.execute(
         delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - KEY_LIFETIME)
     )

@@ -1,8 +1,8 @@
-"""The hot paths (see buildstate.server.hotpaths) answer exactly as the application would:
-each request goes to an app with them and to one without, on the same database, and the
-two answers must be the same bytes (status, headers, body) and leave the same audit record.
-Successful writes cannot repeat byte for byte (new ids, new timestamps): those are compared
-field by field."""
+"""Fast routes (see buildstate.server.routing) answer exactly as FastAPI's handler would:
+each request goes to an app with the compiled plans and to one without, on the same
+database, and the two answers must be the same bytes (status, headers, body) and leave the
+same audit record. Successful writes cannot repeat byte for byte (new ids, new timestamps):
+those are compared field by field, with the rows they wrote and the commit hooks they ran."""
 
 from __future__ import annotations
 
@@ -10,55 +10,69 @@ import itertools
 import json
 import sqlite3
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Header, Request, Response
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import OperationalError
-from starlette.middleware import Middleware
 from starlette.testclient import TestClient
-from starlette.types import ASGIApp, Receive, Scope, Send
 
+from buildstate.server import routing
 from buildstate.server.app import create_app
+from buildstate.server.auth.principal import Principal
 from buildstate.server.db.engine import Database
-from buildstate.server.hotpaths import HotPaths, HotRead
+from buildstate.server.db.hooks import Change
+from buildstate.server.routing import Route, compile_fast_routes, fast
 from buildstate.server.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_USERNAME, Settings
 from tests.conftest import ADMIN, token_headers
 
 _requests = itertools.count()
-
-
-def hot_paths_of(app: FastAPI) -> HotPaths:
-    layer: Any = app.middleware_stack
-    while not isinstance(layer, HotPaths):
-        layer = layer.app
-    return layer
+FAST = {
+    ("GET", "/builds/{build_id}"),
+    ("GET", "/dashboard/summary"),
+    ("POST", "/builds"),
+    ("POST", "/builds/{build_id}/state"),
+}
 
 
 @pytest.fixture
 def full(settings: Settings, client: TestClient) -> Iterator[TestClient]:
-    """A second app over the same database, without the hot reads (``client`` starts first,
-    so the data is seeded once)."""
+    """A second app over the same database, without compiled plans: FastAPI's handler
+    answers every request (``client`` starts first, so the data is seeded once)."""
     app = create_app(settings)
-    app.user_middleware = [m for m in app.user_middleware if m.cls is not HotPaths]
+    app.state.fast_plans = {}
     with TestClient(app) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def passed_on(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths the hot reads passed on to the application."""
-    hot = hot_paths_of(client.app)  # type: ignore[arg-type]
-    application: ASGIApp = hot.app
+def passed_on(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths a plan passed on to FastAPI's handler."""
     paths: list[str] = []
+    solve = routing._Plan.solve
 
-    async def recording(scope: Scope, receive: Receive, send: Send) -> None:
-        paths.append(scope["path"])
-        await application(scope, receive, send)
+    async def recording(plan: Any, request: Request) -> Any:
+        try:
+            return await solve(plan, request)
+        except routing.PassOn:
+            paths.append(request.url.path)
+            raise
 
-    monkeypatch.setattr(hot, "app", recording)
+    monkeypatch.setattr(routing._Plan, "solve", recording)
     return paths
+
+
+def test_the_fast_routes_are_the_ones_marked(client: TestClient) -> None:
+    plans = client.app.state.fast_plans  # type: ignore[attr-defined]
+    marked = {
+        (method, context.path_format)
+        for context in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
+        if id(context.original_route) in plans
+        for method in context.methods or ()
+    }
+    assert marked == FAST
 
 
 @pytest.fixture
@@ -95,18 +109,18 @@ def same_answer(
 ) -> int:
     request_id = f"same-{next(_requests)}"  # the one header that would differ
     sent = {**headers, "X-Request-ID": request_id}
-    hot, reference = (
+    planned, reference = (
         app.request(method, path, headers=sent, content=content, follow_redirects=False)
         for app in (client, full)
     )
-    assert hot.status_code == reference.status_code, (hot.text, reference.text)
-    assert hot.content == reference.content
-    assert hot.headers.multi_items() == reference.headers.multi_items()
+    assert planned.status_code == reference.status_code, (planned.text, reference.text)
+    assert planned.content == reference.content
+    assert planned.headers.multi_items() == reference.headers.multi_items()
     if method == "POST":
         audit = full.get("/audit", headers=ADMIN, params={"request_id": request_id}).json()
         assert len(audit) == 2
         assert {_audited(entry) for entry in audit} == {_audited(audit[0])}
-    return hot.status_code
+    return planned.status_code
 
 
 def _audited(entry: dict[str, Any]) -> tuple[Any, ...]:
@@ -114,7 +128,7 @@ def _audited(entry: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(entry[k] for k in kept)
 
 
-def test_the_plain_reads_are_answered_hot_and_the_same(
+def test_the_plain_reads_are_answered_by_the_plan_and_the_same(
     client: TestClient,
     full: TestClient,
     passed_on: list[str],
@@ -138,17 +152,17 @@ def test_the_plain_reads_are_answered_hot_and_the_same(
 
 
 @pytest.mark.parametrize(
-    ("path", "headers", "status", "hot"),
+    ("path", "headers", "status", "passes_on"),
     [
-        ("/builds/{id}", {}, 401, False),
+        ("/builds/{id}", {}, 401, False),  # raised by the credential check, as in FastAPI
         ("/builds/{id}", {"X-API-Key": "not-a-key"}, 401, False),
         ("/builds/{id}", {"X-API-Key": "bst_nope_nope"}, 401, False),
         ("/builds/{id}", {"Authorization": "Bearer not.a.jwt"}, 401, False),
         ("/dashboard/summary", {}, 401, False),
         ("/builds/caf%C3%A9", ADMIN, 404, False),
-        ("/builds/" + "x" * 201, ADMIN, 422, False),
-        ("/builds/{id}/", ADMIN, 307, False),
-        ("/builds/00000000-0000-4000-8000-000000000000", ADMIN, 404, True),
+        ("/builds/" + "x" * 201, ADMIN, 422, True),  # FastAPI's handler words the 422
+        ("/builds/{id}/", ADMIN, 307, False),  # no route matches: no plan is involved
+        ("/builds/00000000-0000-4000-8000-000000000000", ADMIN, 404, False),
     ],
 )
 def test_other_reads_are_answered_the_same(
@@ -159,22 +173,22 @@ def test_other_reads_are_answered_the_same(
     path: str,
     headers: dict[str, str],
     status: int,
-    hot: bool,
+    passes_on: bool,
 ) -> None:
-    """Passed on to the application, or (a read that fails) rendered by its handlers."""
+    """Answered by the plan (its errors rendered by the app's handlers), or passed on."""
     path = path.replace("{id}", build_id)
     passed_on.clear()
     assert same_answer(client, full, path, headers) == status
-    assert len(passed_on) == (0 if hot else 1)
+    assert passed_on == ([path.partition("?")[0]] if passes_on else [])
 
 
-def test_head_and_other_methods_are_passed_on(
+def test_head_and_other_methods_are_answered_the_same(
     client: TestClient, full: TestClient, passed_on: list[str], build_id: str
 ) -> None:
     passed_on.clear()
     assert same_answer(client, full, f"/builds/{build_id}", ADMIN, method="HEAD") == 405
     assert same_answer(client, full, "/dashboard/summary", ADMIN, method="DELETE") == 405
-    assert len(passed_on) == 2
+    assert passed_on == []  # the router answers: no route of that method
 
 
 STATE = b'{"state_code": 20, "status": "in_progress"}'
@@ -194,7 +208,7 @@ def twins(new_build: Any) -> tuple[str, str]:
     return new_build()["id"], new_build()["id"]
 
 
-def test_the_plain_writes_are_answered_hot_and_alike(
+def test_the_plain_writes_are_answered_by_the_plan_alike(
     client: TestClient,
     full: TestClient,
     passed_on: list[str],
@@ -203,6 +217,11 @@ def test_the_plain_writes_are_answered_hot_and_alike(
     as_scope: Any,
 ) -> None:
     credentials = [(ADMIN, False), (as_scope("write"), False), (ADMIN, True), (ADMIN, False)]
+    committed: tuple[list[tuple[str, ...]], list[tuple[str, ...]]] = ([], [])
+    for app, seen in zip((client, full), committed, strict=True):
+        app.app.state.hooks.after_commit.append(  # type: ignore[attr-defined]
+            lambda change, seen=seen: seen.append(_committed(change))
+        )
     passed_on.clear()
     for number, (credential, keyed) in enumerate(credentials):
         state = STATE if number < 3 else FENCED_STATE  # the last names its attempt
@@ -219,16 +238,35 @@ def test_the_plain_writes_are_answered_hot_and_alike(
                     app.post("/builds", headers=_sent(credential, key and f"{key}-new"), json=body),
                 )
             )
-        for hot, reference in zip(*answers, strict=True):
-            assert hot.status_code == reference.status_code, (hot.text, reference.text)
-            assert hot.status_code in (200, 201)
-            assert _alike(hot.json()) == _alike(reference.json())
-            assert _alike_headers(hot) == _alike_headers(reference)
+        for planned, reference in zip(*answers, strict=True):
+            assert planned.status_code == reference.status_code, (planned.text, reference.text)
+            assert planned.status_code in (200, 201)
+            assert _alike(planned.json()) == _alike(reference.json())
+            assert _alike_headers(planned) == _alike_headers(reference)
     assert passed_on == []
-    history = client.get(f"/builds/{twins[0]}/state", headers=ADMIN).json()["history"]
-    assert [h["state_code"] for h in history] == [0, 20, 20, 20, 20]
+    # The same commit hooks ran, with the same kind of result, and the same rows were written.
+    assert committed[0] == committed[1]
+    assert len(committed[0]) == 2 * len(credentials)
+    histories = [
+        [_alike(h) for h in client.get(f"/builds/{b}/state", headers=ADMIN).json()["history"]]
+        for b in twins
+    ]
+    assert histories[0] == histories[1]
+    assert [h["state_code"] for h in histories[0]] == [0, 20, 20, 20, 20]
     audit = client.get("/audit", headers=ADMIN, params={"action": "POST /builds/{build_id}/state"})
-    assert {entry["target"] for entry in audit.json()} == {f"/builds/{b}/state" for b in twins}
+    assert sorted(entry["target"] for entry in audit.json()) == sorted(
+        f"/builds/{b}/state" for b in twins for _ in credentials
+    )
+    created = [
+        client.get("/builds", headers=ADMIN, params={"build_number": f"twin-2-{which}"}).json()
+        for which in (0, 1)
+    ]
+    assert [_alike(b) for [b] in created[:1]] == [_alike(b) for [b] in created[1:]]
+
+
+def _committed(change: Change) -> tuple[str, ...]:
+    route = change.scope["route"]
+    return (change.scope["method"], route.path, type(change.result).__name__)
 
 
 def _sent(credential: dict[str, str], key: str | None) -> dict[str, str]:
@@ -237,6 +275,7 @@ def _sent(credential: dict[str, str], key: str | None) -> dict[str, str]:
 
 def _alike(body: dict[str, Any]) -> dict[str, Any]:
     differ = {"id", "build_id", "build_number", "timestamp", "created_at", "updated_at"}
+    differ |= {"duration_seconds", "started_at"}
     return {k: v for k, v in body.items() if k not in differ}
 
 
@@ -245,7 +284,7 @@ def _alike_headers(response: Any) -> list[tuple[str, str]]:
     return [(k, v) for k, v in response.headers.multi_items() if k not in differ]
 
 
-def test_an_idempotent_retry_is_replayed_by_the_hot_path(
+def test_an_idempotent_retry_is_replayed_by_the_plan(
     client: TestClient, passed_on: list[str], twins: tuple[str, str]
 ) -> None:
     keyed = {**ADMIN, **JSON, "Idempotency-Key": "retry-1"}
@@ -262,31 +301,31 @@ def test_an_idempotent_retry_is_replayed_by_the_hot_path(
 
 
 @pytest.mark.parametrize(
-    ("headers", "content", "status", "hot"),
+    ("headers", "content", "status", "passes_on"),
     [
         ({}, STATE, 401, False),
         ({"X-API-Key": "not-a-key"}, STATE, 401, False),
-        (ADMIN, b'{"state_code": 101, "status": "in_progress"}', 422, False),
-        (ADMIN, b'{"state_code": "20", "status": "in_progress"}', 422, False),
-        (ADMIN, b'{"state_code": 20, "status": "in_progress", "extra": 1}', 422, False),
-        (ADMIN, b'{"state_code": 20,', 422, False),
-        (ADMIN, b"[]", 422, False),
-        (ADMIN, b"", 422, False),
-        (ADMIN, b'{"state_code": NaN, "status": "in_progress"}', 422, False),
-        (ADMIN, b"[" * 5000 + b"]" * 5000, 422, False),  # too deep for json.loads
-        ({**ADMIN, "Content-Type": "text/plain"}, STATE, 422, False),
+        (ADMIN, b'{"state_code": 101, "status": "in_progress"}', 422, True),
+        (ADMIN, b'{"state_code": "20", "status": "in_progress"}', 422, True),
+        (ADMIN, b'{"state_code": 20, "status": "in_progress", "extra": 1}', 422, True),
+        (ADMIN, b'{"state_code": 20,', 422, True),
+        (ADMIN, b"[]", 422, True),
+        (ADMIN, b"", 422, True),
+        (ADMIN, b'{"state_code": NaN, "status": "in_progress"}', 422, True),
+        (ADMIN, b"[" * 5000 + b"]" * 5000, 422, True),  # too deep for json.loads
+        ({**ADMIN, "Content-Type": "text/plain"}, STATE, 422, True),
         (
             {**ADMIN, "Content-Type": "application/json; charset=utf-8"},
             b'{"state_code": 101, "status": "in_progress"}',
             422,
-            False,
+            True,
         ),
-        ({**ADMIN, "Idempotency-Key": ""}, STATE, 422, False),
-        ({**ADMIN, "Idempotency-Key": "k" * 256}, STATE, 422, False),
-        (ADMIN, b'{"state_code": 10, "status": "in_progress"}', 409, True),
-        (ADMIN, b'{"state_code": 20, "status": "in_progress", "attempt": 2}', 409, True),
-        (ADMIN, b'{"state_code": 20, "status": "in_progress", "attempt": 0}', 422, False),
-        (ADMIN, b'{"state_code": 20, "status": "in_progress", "attempt": "1"}', 422, False),
+        ({**ADMIN, "Idempotency-Key": ""}, STATE, 422, True),
+        ({**ADMIN, "Idempotency-Key": "k" * 256}, STATE, 422, True),
+        (ADMIN, b'{"state_code": 10, "status": "in_progress"}', 409, False),
+        (ADMIN, b'{"state_code": 20, "status": "in_progress", "attempt": 2}', 409, False),
+        (ADMIN, b'{"state_code": 20, "status": "in_progress", "attempt": 0}', 422, True),
+        (ADMIN, b'{"state_code": 20, "status": "in_progress", "attempt": "1"}', 422, True),
     ],
 )
 def test_state_reports_refused_or_unusual_are_answered_the_same(
@@ -297,7 +336,7 @@ def test_state_reports_refused_or_unusual_are_answered_the_same(
     headers: dict[str, str],
     content: bytes,
     status: int,
-    hot: bool,
+    passes_on: bool,
 ) -> None:
     build_id = twins[0]
     moved = client.post(f"/builds/{build_id}/state", headers={**ADMIN, **JSON}, content=STATE)
@@ -306,7 +345,7 @@ def test_state_reports_refused_or_unusual_are_answered_the_same(
     sent = {**JSON, **headers}
     path = f"/builds/{build_id}/state"
     assert same_answer(client, full, path, sent, method="POST", content=content) == status
-    assert passed_on == ([] if hot else [path])
+    assert passed_on == ([path] if passes_on else [])
 
 
 def test_writes_refused_by_the_service_are_rendered_the_same(
@@ -347,21 +386,10 @@ def test_writes_refused_by_the_service_are_rendered_the_same(
     passed_on.clear()
     path = f"/builds/{twins[0]}/state"
     assert same_answer(client, full, path, reader, method="POST", content=STATE) == 403
-    assert passed_on == [path]  # refused before it ran: the application answers
+    assert passed_on == []  # refused by the scope check, in the plan as in FastAPI
 
 
-def test_a_hot_path_without_a_route_stops_the_start(settings: Settings) -> None:
-    app = create_app(settings)
-    stray = HotRead("/nowhere/{thing}", "read", lambda session, thing: b"{}")
-    app.user_middleware = [
-        Middleware(HotPaths, operations=[stray]) if m.cls is HotPaths else m
-        for m in app.user_middleware
-    ]
-    with pytest.raises(LookupError, match=r"GET /nowhere/\{thing\} has no route"), TestClient(app):
-        pass
-
-
-def test_a_database_failure_while_checking_is_answered_by_the_application(
+def test_a_database_failure_while_checking_is_answered_the_same(
     client: TestClient,
     full: TestClient,
     passed_on: list[str],
@@ -379,9 +407,107 @@ def test_a_database_failure_while_checking_is_answered_by_the_application(
     passed_on.clear()
     assert same_answer(client, full, f"/builds/{build_id}", reader) == 503
     assert same_answer(client, full, "/dashboard/summary", reader) == 503
-    assert len(passed_on) == 2
+    assert passed_on == []
 
 
-def test_with_opentelemetry_every_request_goes_through_fastapi(settings: Settings) -> None:
+def test_tracing_does_not_change_the_code_path(settings: Settings) -> None:
     traced = create_app(settings.model_copy(update={"opentelemetry": True}))
-    assert all(m.cls is not HotPaths for m in traced.user_middleware)
+    assert len(traced.state.fast_plans) == len(FAST)
+
+
+def test_dependency_overrides_are_honoured(client: TestClient, build_id: str) -> None:
+    """An override of any dependency of a fast route sends it to FastAPI's handler, which
+    applies the override (here: a read scope check that lets anyone in)."""
+    app: Any = client.app
+    [context] = [
+        c
+        for c in iter_route_contexts(app.routes)
+        if c.path_format == "/builds/{build_id}" and "GET" in (c.methods or ())
+    ]
+    check = context.dependant.dependencies[0].call
+
+    async def anyone() -> Principal:
+        return Principal("api_key", "override", 1)
+
+    assert client.get(f"/builds/{build_id}").status_code == 401
+    app.dependency_overrides[check] = anyone
+    try:
+        assert client.get(f"/builds/{build_id}").status_code == 200
+    finally:
+        app.dependency_overrides.clear()
+
+
+_calls: list[str] = []
+
+
+async def from_app(request: Request) -> None:
+    _calls.append("app")
+
+
+async def from_router() -> None:
+    _calls.append("router")
+
+
+async def tagged(x_tag: Annotated[str, Header(max_length=5)]) -> str:
+    _calls.append("tagged")
+    return x_tag
+
+
+async def thing(thing: int, tag: Annotated[str, Depends(tagged)], q: int = 3) -> Response:
+    return Response(f"{thing} {tag} {q}")
+
+
+def test_a_plan_follows_the_route_as_included(passed_on: list[str]) -> None:
+    """Router and app dependencies, in their order, and the route's own parameters."""
+    router = APIRouter(route_class=Route, dependencies=[Depends(from_router)])
+    router.get("/things/{thing}")(fast(thing))
+    app = FastAPI(dependencies=[Depends(from_app)])
+    app.include_router(router, prefix="/v1")
+    app.state.fast_plans = compile_fast_routes(app.routes)
+    assert len(app.state.fast_plans) == 1
+    _calls.clear()
+    with TestClient(app) as test:
+        answer = test.get("/v1/things/7?q=4", headers={"X-Tag": "blue"})
+        assert (answer.status_code, answer.text) == (200, "7 blue 4")
+        assert _calls == ["app", "router", "tagged"]
+        assert passed_on == []
+        assert test.get("/v1/things/7", headers={"X-Tag": "toolong"}).status_code == 422
+        assert test.get("/v1/things/x", headers={"X-Tag": "blue"}).status_code == 422
+        assert passed_on == ["/v1/things/7", "/v1/things/x"]
+
+
+def _app_with(endpoint: Any) -> FastAPI:
+    router = APIRouter(route_class=Route)
+    router.get("/x")(fast(endpoint))
+    app = FastAPI()
+    app.include_router(router)
+    return app
+
+
+def sync_dependency() -> int:
+    return 1
+
+
+async def returns_a_model() -> dict[str, int]:
+    return {}
+
+
+async def needs_sync(n: Annotated[int, Depends(sync_dependency)]) -> Response:
+    return Response()
+
+
+async def needs_background(tasks: BackgroundTasks) -> Response:
+    return Response()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "problem"),
+    [
+        (returns_a_model, "must be annotated to return a Response"),
+        (needs_sync, "must be a coroutine function"),
+        (needs_background, "takes what only FastAPI's handler provides"),
+    ],
+)
+def test_a_fast_route_the_plan_cannot_serve_stops_the_start(endpoint: Any, problem: str) -> None:
+    with pytest.raises(TypeError, match=problem):
+        compile_fast_routes(_app_with(endpoint).routes)
