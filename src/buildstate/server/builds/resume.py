@@ -63,8 +63,9 @@ class ResumeService(BuildService):
         return plan.model_copy(update={"status": BuildStatus(row.status), "attempt": row.attempt})
 
     def _timed_snapshot(self, row: Build) -> Snapshot:
-        """The snapshot, with the seconds since the build last changed."""
-        idle = (utcnow() - row.updated_at).total_seconds()
+        """The snapshot, with the seconds since the build last changed (never below 0:
+        replicas' clocks may differ a little)."""
+        idle = max(0.0, (utcnow() - row.updated_at).total_seconds())
         return replace(self._snapshot(row), idle_seconds=idle)
 
     def _plan(

@@ -122,7 +122,7 @@ def _resume_hint(snap: Snapshot) -> str:
     return f"POST /builds/{snap.build_id}/resume to start attempt {snap.attempt + 1}"
 
 
-def check_attempt(snap: Snapshot, attempt: int | None) -> None:
+def _check_attempt(snap: Snapshot, attempt: int | None) -> None:
     """Fencing (rule 8): a report naming ``attempt`` is taken only while it is current.
 
     A number above the current attempt is refused with 409 too, not 422: the request is
@@ -145,7 +145,7 @@ def check_attempt(snap: Snapshot, attempt: int | None) -> None:
 def report_state(
     snap: Snapshot, rules: Rules, code: int, status: StateStatus, attempt: int | None = None
 ) -> Outcome:
-    check_attempt(snap, attempt)
+    _check_attempt(snap, attempt)
     if snap.status in FROZEN:
         raise _frozen(snap)
     rules.check_code(code)
@@ -183,7 +183,7 @@ def report_state(
 
 
 def record_failure(snap: Snapshot, rules: Rules, code: int, attempt: int | None = None) -> Outcome:
-    check_attempt(snap, attempt)
+    _check_attempt(snap, attempt)
     if snap.status in FROZEN:
         raise _frozen(snap)
     rules.check_code(code)
