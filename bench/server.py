@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.services import free_port
+from tests.services import UNREACHED_RATE_LIMITS, free_port
 
 BASE = "http://127.0.0.1"
 API_KEY = "dev-key-12345"
@@ -33,7 +33,12 @@ def running_server(database_url: str, workers: int, log: Path) -> Iterator[Serve
     """Start the server (it migrates and seeds the database), yield once it answers, and
     stop it and every process it started, whatever happens."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "BUILDSTATE_MODE": "development"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "BUILDSTATE_MODE": "development",
+        **UNREACHED_RATE_LIMITS,
+    }
     bldst = Path(sys.executable).with_name("bldst")
     cmd = [str(bldst), "server", "start", "--port", str(port), "--workers", str(workers)]
     with log.open("ab") as out:

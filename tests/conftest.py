@@ -16,12 +16,13 @@ from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from buildstate.server.app import create_app
-from buildstate.server.db.base import load_models
-from buildstate.server.db.engine import driver_url
+from buildstate.server.db.database import driver_url
 from buildstate.server.db.migrate import upgrade_database
+from buildstate.server.models import metadata
 from buildstate.server.settings import DEV_API_KEY, Settings
 from tests.services import (
     IN_CI,
+    UNREACHED_RATE_LIMITS,
     ServiceUnavailable,
     create_database,
     free_port,
@@ -82,19 +83,27 @@ def backend(
 
 def _tables_to_clear() -> list[str]:
     keep = {"instance_secrets"}
-    tables = reversed(load_models().metadata.sorted_tables)
+    tables = reversed(metadata.sorted_tables)
     return [t.name for t in tables if t.name not in keep]
 
 
 def _clear(url: str) -> None:
+    """Empty every table (and restart PostgreSQL's id sequences), in one transaction.
+
+    DELETE, not TRUNCATE: on these small tables TRUNCATE's file work costs PostgreSQL
+    ~100 ms per test against ~7 ms (measured). A transaction rolled back after each test
+    (as some projects do) cannot work here: the app writes through its own writer thread
+    and connections, and tests start real servers and processes that read what it
+    committed."""
     engine = create_engine(driver_url(url))
     try:
         with engine.begin() as conn:
+            for table in _tables_to_clear():
+                conn.execute(text(f"DELETE FROM {table}"))
             if conn.dialect.name == "postgresql":
-                conn.execute(text(f"TRUNCATE {', '.join(_tables_to_clear())} RESTART IDENTITY"))
-            else:
-                for table in _tables_to_clear():
-                    conn.execute(text(f"DELETE FROM {table}"))
+                ours = "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()"
+                for sequence in conn.scalars(text(ours)).all():
+                    conn.execute(text(f"ALTER SEQUENCE {sequence} RESTART"))
     finally:
         engine.dispose()
 
@@ -108,6 +117,7 @@ def relaxed_settings(url: str) -> Settings:
         BUILDSTATE_LOGIN_MAX_FAILURES=1_000_000,
         BUILDSTATE_LOGIN_MAX_FAILURES_PER_ADDRESS=1_000_000,
         BUILDSTATE_AUTH_MAX_FAILURES_PER_ADDRESS=1_000_000,
+        **UNREACHED_RATE_LIMITS,
     )
 
 
@@ -149,7 +159,12 @@ def server_process(settings: Settings, tmp_path_factory: pytest.TempPathFactory)
     port = free_port()
     bldst = Path(sys.executable).with_name("bldst")
     log = tmp_path_factory.mktemp("server") / "server.log"
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "LOG_LEVEL": "warning",
+        **UNREACHED_RATE_LIMITS,
+    }
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(bldst), "server", "start", "--port", str(port)],

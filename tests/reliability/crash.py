@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from buildstate.server.settings import DEV_API_KEY
-from tests.services import free_port
+from tests.services import UNREACHED_RATE_LIMITS, free_port
 
 BLDST = Path(sys.executable).with_name("bldst")
 ADMIN = {"X-API-Key": DEV_API_KEY}
@@ -100,6 +100,7 @@ class ServerProcess:
             "DATABASE_URL": self.database_url,
             "BUILDSTATE_MODE": "development",
             "LOG_LEVEL": "warning",
+            **UNREACHED_RATE_LIMITS,
         }
         env.pop("BUILDSTATE_SQLITE_SYNCHRONOUS", None)  # the durable default, FULL
         with self.log.open("ab") as out:

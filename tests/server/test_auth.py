@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from buildstate.server.auth.repository import AuthRepository
-from buildstate.server.db.engine import driver_url
+from buildstate.server.db.database import driver_url
 from buildstate.server.settings import Settings
 from tests.conftest import ADMIN, token_headers
 

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from buildstate.server.app import create_app
-from buildstate.server.db import engine as engine_module
-from buildstate.server.db.engine import Database, Unit, create_database, driver_url
+from buildstate.server.db import postgres as postgres_module
+from buildstate.server.db.backend import Unit
+from buildstate.server.db.database import Database, create_database, driver_url
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.projects.models import Project
 from buildstate.server.settings import Settings
@@ -222,7 +223,7 @@ def test_a_pooled_connection_is_checked_only_after_resting(
     """A connection that rested in the pool is pinged, and replaced if its server side is
     gone; one back from work a moment ago is used without the extra round trip, so if
     the server went in that moment the unit fails, and the pool reconnects after it."""
-    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE", 0.2)
+    monkeypatch.setattr(postgres_module, "PING_AFTER_IDLE", 0.2)
     db = create_database(settings)
 
     def read(session: Session) -> int:
@@ -246,7 +247,7 @@ def test_a_pooled_connection_is_checked_only_after_resting(
 def test_a_request_on_a_lost_connection_is_a_503_and_the_next_one_reconnects(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE", 3600.0)  # never checked first
+    monkeypatch.setattr(postgres_module, "PING_AFTER_IDLE", 3600.0)  # never checked first
     missing = "/builds/00000000-0000-4000-8000-000000000000"
     with TestClient(create_app(settings)) as client:
         assert client.get(missing, headers=ADMIN).status_code == 404

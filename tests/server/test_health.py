@@ -32,13 +32,13 @@ def test_status_has_version_and_uptime(client: TestClient) -> None:
 
 def test_ready_is_503_with_a_reason_when_the_database_is_gone(client: TestClient) -> None:
     db = client.app.state.db  # type: ignore[attr-defined]
-    real_sessions = db._read_sessions
+    real_sessions = db.backend._read_sessions
     unreachable = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
-    db._read_sessions = sessionmaker(unreachable)
+    db.backend._read_sessions = sessionmaker(unreachable)
     try:
         response = client.get("/ready")
     finally:
-        db._read_sessions = real_sessions
+        db.backend._read_sessions = real_sessions
         unreachable.dispose()
     assert response.status_code == 503
     assert response.json()["ready"] is False

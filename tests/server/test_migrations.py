@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from buildstate.server.db.base import Base
-from buildstate.server.db.engine import driver_url
+from buildstate.server.db.database import driver_url
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.settings import Settings
 

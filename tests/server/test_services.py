@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, func, select, update
 from starlette.testclient import TestClient
 
 from buildstate.server.app import create_app
-from buildstate.server.db.engine import driver_url
+from buildstate.server.db.database import driver_url
 from buildstate.server.idempotency.models import IdempotencyRecord
 from buildstate.server.services.base import LoopService, running
 from buildstate.server.services.purge import IdempotencyPurge

@@ -1,4 +1,4 @@
-"""A page of builds is built as JSON by the database (``views.BUILD_JSON``), one build by
+"""A page of builds is built as JSON by the database (``views.build_json``), one build by
 Python (``views.build_fields``): the two must be equal as JSON, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from buildstate.server.builds.models import Build
 from buildstate.server.builds.repository import BuildFilters, BuildRepository
 from buildstate.server.builds.statemachine import BuildStatus
 from buildstate.server.catalog.models import ImageType, OsVersion, Platform
-from buildstate.server.db.engine import create_database
+from buildstate.server.db.database import create_database
 from buildstate.server.projects.models import Project
 from buildstate.server.settings import Settings
 

@@ -39,9 +39,9 @@ def api() -> Iterator[Client]:
         conn = connection()
     except ConfigError as exc:
         fail(str(exc))
-    # httpx imports its own command-line tool (click, rich, pygments: ~60 ms) when those
-    # are installed, as they are next to Typer. This process never runs it; blocking the
-    # module makes httpx fall back to its stub `httpx.main`.
+    # httpx imports its own command-line tool (click, rich, pygments; its cost: see
+    # bench/RESULTS.md) when those are installed, as they are next to Typer. This process
+    # never runs it; blocking the module makes httpx fall back to its stub `httpx.main`.
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     from buildstate.client import BuildstateError
 

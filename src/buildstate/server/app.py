@@ -27,7 +27,7 @@ from buildstate.server.builds.router import router as builds_router
 from buildstate.server.catalog.resources import ALL as CATALOG
 from buildstate.server.catalog.router import catalog_router
 from buildstate.server.dashboard.router import router as dashboard_router
-from buildstate.server.db.engine import create_database
+from buildstate.server.db.database import create_database
 from buildstate.server.db.hooks import CommitHooks
 from buildstate.server.db.migrate import upgrade_database
 from buildstate.server.errors import install_error_handlers
@@ -35,7 +35,8 @@ from buildstate.server.logs import configure_logging
 from buildstate.server.middleware import RequestContextMiddleware
 from buildstate.server.ops.router import router as ops_router
 from buildstate.server.projects.router import router as state_codes_router
-from buildstate.server.routing import compile_fast_routes
+from buildstate.server.ratelimit import RateLimits
+from buildstate.server.routing import FastRoutes, compile_fast_routes
 from buildstate.server.services.base import running
 from buildstate.server.services.registry import SERVICES
 from buildstate.server.settings import Settings
@@ -63,8 +64,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         where = db.sqlite_file or db.url.render_as_string(hide_password=True)
         log.info("buildstate %s ready (%s mode) on %s", __version__, settings.mode.value, where)
         # What exists now lives as long as the server. Left to the cyclic garbage collector,
-        # its ~150k objects are traversed by every full collection: a 100 ms pause of the
-        # whole process (measured), every few thousand writes. Frozen, they are skipped.
+        # its ~150k objects are traversed by every full collection, a pause of the whole
+        # process every few thousand writes (see bench/RESULTS.md). Frozen, they are skipped.
         gc.collect()
         gc.freeze()
         async with running(SERVICES if settings.services else (), settings, db) as services:
@@ -87,12 +88,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         # FastAPI looks up the OpenTelemetry providers on every request, unless told not
-        # to: about 0.15 ms a request (through os.environ) when nothing is configured.
+        # to (its cost when nothing is configured: see bench/RESULTS.md).
         telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
     )
     app.state.settings = settings
     app.state.started = time.monotonic()
     app.state.static_keys = parse_static_keys(settings.effective_api_keys)
+    app.state.rate_limits = (
+        RateLimits(
+            settings.rate_limit_reads, settings.rate_limit_writes, settings.rate_limit_storage
+        )
+        if settings.rate_limits
+        else None
+    )
     app.state.hooks = hooks = CommitHooks()
     recorder.install(hooks)
     app.state.login_throttle = LoginThrottle(
@@ -101,6 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.login_window_seconds,
     )
     install_error_handlers(app)
+    # Added first, so innermost: a request it answers still passes through all the
+    # middleware added below (CORS, the credential throttle, request ids, audit).
+    app.add_middleware(FastRoutes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -114,7 +125,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "If-Match",
                 "X-Request-ID",
             ],
-            expose_headers=["X-Request-ID", "X-Total-Count", "ETag", "Retry-After"],
+            expose_headers=[
+                "X-Request-ID",
+                "X-Total-Count",
+                "ETag",
+                "Retry-After",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+                "RateLimit",
+                "RateLimit-Policy",
+            ],
         )
     app.add_middleware(
         BadCredentialThrottle,
@@ -132,7 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(catalog_router(spec))
     app.include_router(state_codes_router)
     app.include_router(audit_router)
-    app.state.fast_plans = compile_fast_routes(app.routes)
+    app.state.fast_routes = compile_fast_routes(app.routes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

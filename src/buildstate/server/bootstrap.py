@@ -16,7 +16,7 @@ from buildstate.server.auth import security
 from buildstate.server.auth.models import InstanceSecret, User
 from buildstate.server.auth.repository import AuthRepository
 from buildstate.server.catalog.models import CatalogEntry, ImageType, OsVersion, Platform
-from buildstate.server.db.engine import Database
+from buildstate.server.db.database import Database
 from buildstate.server.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_USERNAME, DEV_API_KEY, Settings
 
 log = logging.getLogger("buildstate.bootstrap")

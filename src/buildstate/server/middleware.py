@@ -13,6 +13,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from buildstate.server.errors import BodyTooLarge
+from buildstate.server.ratelimit import rate_limit_headers
 
 log = logging.getLogger("buildstate.errors")
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
@@ -68,6 +69,7 @@ class RequestContextMiddleware:
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", rid.encode()),
+                    *rate_limit_headers(scope),
                     *_SECURITY_HEADERS,
                 ]
             await send(message)

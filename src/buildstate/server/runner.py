@@ -18,14 +18,14 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from buildstate.server import bootstrap
-from buildstate.server.db.engine import (
+from buildstate.server.db.database import (
     Database,
     UnsupportedDatabase,
     create_database,
     driver_url,
-    sqlite_path,
 )
 from buildstate.server.db.migrate import upgrade_database
+from buildstate.server.db.sqlite.connect import sqlite_path
 from buildstate.server.services.base import running
 from buildstate.server.services.registry import SERVICES
 from buildstate.server.settings import Settings

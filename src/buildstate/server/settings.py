@@ -10,6 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
+from limits import parse
 from platformdirs import user_data_dir
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -27,6 +28,12 @@ class Mode(StrEnum):
 
 def default_database_url() -> str:
     return f"sqlite:///{Path(user_data_dir('buildstate')) / 'buildstate.db'}"
+
+
+# The counter stores of the `limits` library that a deployment would use.
+_RATE_LIMIT_STORES = frozenset(
+    {"memory", "redis", "rediss", "redis+unix", "redis+cluster", "redis+sentinel", "memcached"}
+)
 
 
 def _env(name: str) -> AliasChoices:
@@ -154,6 +161,27 @@ class Settings(BaseSettings):
         description="Comma-separated origins allowed to call the API from a browser "
         "(e.g. https://dash.example.com). Empty: CORS is off.",
     )
+    rate_limits: bool = Field(
+        True,
+        validation_alias=_env("BUILDSTATE_RATE_LIMITS"),
+        description="Limit requests per principal (user or static key) and route class.",
+    )
+    rate_limit_reads: str = Field(
+        "6000/minute",
+        validation_alias=_env("BUILDSTATE_RATE_LIMIT_READS"),
+        description="Budget of read operations per principal, e.g. `6000/minute`, `100/second`.",
+    )
+    rate_limit_writes: str = Field(
+        "3000/minute",
+        validation_alias=_env("BUILDSTATE_RATE_LIMIT_WRITES"),
+        description="Budget of write operations (write or admin scope) per principal.",
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        validation_alias=_env("BUILDSTATE_RATE_LIMIT_STORAGE"),
+        description="Where the counters live: `memory://` (per server process), or a store "
+        "of the `limits` library shared by every replica (e.g. `redis://host:6379`).",
+    )
     admin_password: str | None = Field(
         None,
         validation_alias=_env("BUILDSTATE_ADMIN_PASSWORD"),
@@ -182,6 +210,27 @@ class Settings(BaseSettings):
     def _bare_path_is_sqlite(cls, url: str) -> str:
         """``/app/data/builds.db`` (the seed's form) means that SQLite file."""
         return url if "://" in url else f"sqlite:///{Path(url).expanduser().resolve()}"
+
+    @field_validator("rate_limit_reads", "rate_limit_writes")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate: use <count>/<second|minute|hour|day>, e.g. 100/minute"
+            ) from None
+        return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _rate_storage(cls, value: str) -> str:
+        scheme = value.partition("://")[0].removeprefix("async+")
+        if scheme not in _RATE_LIMIT_STORES:
+            raise ValueError(
+                f"{value!r} is not a rate-limit store: use memory:// or redis://host:6379"
+            )
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

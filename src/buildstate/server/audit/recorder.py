@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from buildstate.server.audit.models import AuditRecord
-from buildstate.server.db.engine import Database
+from buildstate.server.db.database import Database
 from buildstate.server.db.hooks import Change, CommitHooks
 from buildstate.server.db.rows import insert_row, record
 from buildstate.server.middleware import StatusWatch

@@ -20,9 +20,10 @@ from starlette.routing import BaseRoute
 
 from buildstate.server.auth import security
 from buildstate.server.auth.repository import AuthRepository
-from buildstate.server.db.engine import Database
+from buildstate.server.db.database import Database
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Forbidden, Unauthorized
+from buildstate.server.ratelimit import RateLimits, RouteClass
 
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
@@ -83,8 +84,8 @@ def parse_static_keys(keys: list[str]) -> list[StaticKey]:
 
 # The two ways to present a credential, as OpenAPI documents them. `authenticate` reads the
 # headers itself rather than through these as FastAPI security dependencies: every
-# dependency costs FastAPI about 20 µs per request to solve (measured), and these run on
-# every request. `document_security` puts them in the schema instead.
+# dependency costs FastAPI time to solve (see bench/RESULTS.md), and these run on every
+# request. `document_security` puts them in the schema instead.
 BEARER = HTTPBearer(auto_error=False, description="A JWT from `POST /token` or an API token.")
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key or API token.")
 
@@ -179,14 +180,21 @@ def guard(dependency: G) -> G:
 
 
 def require(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
+    """The dependency of an operation that needs ``scope``: the caller, authenticated,
+    checked, and counted against its rate limit (reads, or writes for write and admin)."""
     needed = _RANK[scope]
     message = f"{scope.capitalize()} permission required"
+    kind: RouteClass = "read" if scope == "read" else "write"
 
     @guard
     async def _check(request: Request) -> Principal:
         principal = await authenticate(request)
         if principal.level < needed:
             raise Forbidden(message)
+        limits: RateLimits | None = request.app.state.rate_limits
+        if limits is not None:
+            owner = principal.user_id or principal.credential_id
+            await limits.spend(request.scope, owner, kind)
         return principal
 
     return _check

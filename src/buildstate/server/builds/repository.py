@@ -17,14 +17,10 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    literal_column,
     select,
     text,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from buildstate.server.builds.models import (
@@ -36,13 +32,14 @@ from buildstate.server.builds.models import (
     BuildProjectCounter,
     BuildState,
 )
-from buildstate.server.builds.views import BUILD_JSON
+from buildstate.server.builds.views import build_json
 from buildstate.server.catalog.crud import CatalogSpec
 from buildstate.server.catalog.resources import IMAGE_TYPES, OS_VERSIONS, PLATFORMS, PROJECTS
 from buildstate.server.db.base import Base
 from buildstate.server.db.prepared import Prepared
 from buildstate.server.db.rows import insert_row, record, update_row
 from buildstate.server.db.session import dialect_of
+from buildstate.server.db.sql import SQL_DIALECTS, SqlDialect
 from buildstate.server.db.types import UTCDateTime
 from buildstate.server.projects.models import StateCodeDefinition
 
@@ -76,25 +73,16 @@ _PROJECT_CODES = Prepared(
 )
 
 
-def _upsert(table: Table, key: str) -> dict[str, Prepared]:
-    """``count += delta`` on ``table``'s row (``key``, status), made if missing; per dialect."""
-    return {
-        name: Prepared(
-            dialect_insert(table)
-            .values(
-                {key: bindparam(key), "status": bindparam("status"), "count": bindparam("delta")}
-            )
-            .on_conflict_do_update(
-                index_elements=[table.c[key], table.c.status],
-                set_={"count": table.c.count + bindparam("delta")},
-            )
-        )
-        for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-    }
+def _bumps(sql: SqlDialect) -> tuple[tuple[Prepared, str], ...]:
+    """``count += delta`` on a build's counters, (platform, status) and (project, status),
+    each row made if missing: the upserts and the key each needs."""
+    return tuple(
+        (Prepared(sql.upsert_counter(table, (key, "status"), "count")), key)
+        for table, key in ((_COUNTERS, "platform_id"), (_PROJECT_COUNTERS, "project_id"))
+    )
 
 
-_BUMP_PLATFORM = _upsert(_COUNTERS, "platform_id")
-_BUMP_PROJECT = _upsert(_PROJECT_COUNTERS, "project_id")
+_BUMPS = {name: _bumps(sql) for name, sql in SQL_DIALECTS.items()}  # by dialect name
 _COUNTS_QUERY = select(_COUNTERS.c.status, func.sum(_COUNTERS.c.count).label("count")).group_by(
     _COUNTERS.c.status
 )
@@ -187,9 +175,9 @@ def _where(query: _Q, names: tuple[str, ...], labels: int) -> _Q:
     return query.where(and_(*conditions)) if conditions else query
 
 
-def _build_json(dialect: str) -> Label[str]:
-    """A build as JSON, built by the database (see views.BUILD_JSON)."""
-    built = text(BUILD_JSON[dialect]).bindparams(bindparam("now", type_=UTCDateTime))
+def _build_json(sql: SqlDialect) -> Label[str]:
+    """A build as JSON, built by the database (see views.build_json)."""
+    built = text(build_json(sql)).bindparams(bindparam("now", type_=UTCDateTime))
     return type_coerce(built, String()).label("build")
 
 
@@ -199,7 +187,8 @@ def _page_query(names: tuple[str, ...], labels: int, json_by: str | None) -> Pre
     if json_by is None:
         query = select(_BUILDS)
     else:
-        query = select(_build_json(json_by), _BUILDS.c.created_at, _BUILDS.c.id)
+        sql = SQL_DIALECTS[json_by]
+        query = select(_build_json(sql), _BUILDS.c.created_at, _BUILDS.c.id)
     query = _where(query.select_from(_BUILDS), names, labels).order_by(*newest_first)
     query = query.offset(bindparam("skip")).limit(bindparam("limit"))
     if json_by is None:
@@ -207,14 +196,8 @@ def _page_query(names: tuple[str, ...], labels: int, json_by: str | None) -> Pre
     # The page as one row: sqlite3 hands the GIL over for every row it steps, and a
     # hundred hand-offs cost more than the page.
     page = query.subquery()
-    if json_by == "sqlite":
-        # SQLite never flattens a subquery with LIMIT into an aggregate, so group_concat
-        # takes the rows in the subquery's order.
-        joined = func.group_concat(page.c.build, ",")
-    else:
-        in_order = (page.c.created_at.desc(), page.c.id.desc())
-        joined = func.string_agg(page.c.build, aggregate_order_by(literal_column("','"), *in_order))
-    return Prepared(select(joined.label("page")))
+    in_order = (page.c.created_at.desc(), page.c.id.desc())
+    return Prepared(select(sql.joined_in_order(page.c.build, in_order).label("page")))
 
 
 def page_query(
@@ -230,8 +213,8 @@ def page_query(
     values = {**_parameters(f), "skip": skip, "limit": limit}
     if now is None:
         return _page_query(*_shape(f), None), values
-    if dialect not in BUILD_JSON:
-        raise ValueError(f"a JSON page is built by {', '.join(BUILD_JSON)}, not {dialect!r}")
+    if dialect not in SQL_DIALECTS:
+        raise ValueError(f"a JSON page is built by {', '.join(SQL_DIALECTS)}, not {dialect!r}")
     return _page_query(*_shape(f), dialect), {**values, "now": now}
 
 
@@ -257,9 +240,10 @@ class BuildRepository:
     def get(self, build_id: str, *, for_update: bool = False) -> Build | None:
         """The build as an object to change with :meth:`update` (not in the session:
         see :mod:`buildstate.server.db.rows`). ``for_update`` locks its row on PostgreSQL;
-        on SQLite the writer's ``BEGIN IMMEDIATE`` already excludes other writers."""
-        lock = for_update and dialect_of(self.session) == "postgresql"
-        row = (_BUILD_FOR_UPDATE if lock else _BUILD).first(self.session, {"build_id": build_id})
+        on SQLite the writer's ``BEGIN IMMEDIATE`` already excludes other writers (and
+        SQLite's SQL has no ``FOR UPDATE``: the statement is a plain SELECT there)."""
+        query = _BUILD_FOR_UPDATE if for_update else _BUILD
+        row = query.first(self.session, {"build_id": build_id})
         return None if row is None else record(Build, **row._asdict())
 
     def references(self, values: dict[str, str]) -> dict[str, bool | None]:
@@ -362,10 +346,9 @@ class BuildRepository:
 
     def _bump(self, build: Build, status: str, delta: int) -> None:
         """Both counters ``build`` is counted in: (platform, status) and (project, status)."""
-        dialect = dialect_of(self.session)
-        for upsert, key in ((_BUMP_PLATFORM, "platform_id"), (_BUMP_PROJECT, "project_id")):
+        for upsert, key in _BUMPS[dialect_of(self.session)]:
             params = {key: getattr(build, key), "status": status, "delta": delta}
-            upsert[dialect].execute(self.session, params)
+            upsert.execute(self.session, params)
 
     def counts(
         self, platform_id: str | None = None, *, project_id: str | None = None

@@ -18,7 +18,7 @@ from buildstate.server.errors import Unprocessable
 from buildstate.server.http import json_response
 from buildstate.server.idempotency.service import IdempotencyDep
 from buildstate.server.openapi import responses
-from buildstate.server.routing import Route, fast
+from buildstate.server.routing import fast
 from buildstate.server.validation import Limit, PathId, QueryMoment, QueryText, Skip
 
 
@@ -27,7 +27,7 @@ def _service(session: Session) -> BuildService:
 
 
 Service = Annotated[Work[BuildService], Depends(work(_service))]
-router = APIRouter(prefix="/builds", tags=["builds"], route_class=Route)
+router = APIRouter(prefix="/builds", tags=["builds"])
 # Reads return JSON bytes (see views.to_json); response_model documents them. What
 # pipelines send most is @fast (see routing).
 WRITE_ERRORS = responses(401, 403, 404, 409, 422)
@@ -85,14 +85,14 @@ async def list_builds(
     limit: Limit = 100,
 ) -> Response:
     """Newest first. The total matching count is in the `X-Total-Count` header."""
-    page, total = await svc.read(BuildService.search, filters, skip, limit)
+    page, total = await svc.read(BuildService.search_json, filters, skip, limit)
     return json_response(page, headers={"X-Total-Count": str(total)})
 
 
 @router.get("/{build_id}", response_model=s.BuildDetail, responses=READ_ERRORS)
 @fast
 async def get_build(build_id: PathId, _: ReadScope, svc: Service) -> Response:
-    return json_response(await svc.lookup(BuildService.get, build_id))
+    return json_response(await svc.lookup(BuildService.get_json, build_id))
 
 
 @router.post("/{build_id}/state", response_model=s.StateReported, responses=WRITE_ERRORS)

@@ -11,6 +11,7 @@ from sqlalchemy import Row
 from buildstate.server.builds import schemas as s
 from buildstate.server.builds.models import Build, BuildArtifact, BuildFailure, BuildState
 from buildstate.server.builds.statemachine import ACTIVE, BuildStatus, StateStatus
+from buildstate.server.db.sql import SqlDialect
 from buildstate.server.db.types import utcnow
 
 B = TypeVar("B", bound=s.Build)
@@ -18,7 +19,7 @@ B = TypeVar("B", bound=s.Build)
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     """Seconds from ``start`` to ``end`` in whole milliseconds, half up, never negative
-    (integer arithmetic, so that :data:`BUILD_JSON` computes the same number)."""
+    (integer arithmetic, so that :func:`build_json` computes the same number)."""
     if start is None or end is None:
         return None
     micros = max(0, (end - start) // _MICROSECOND)
@@ -55,37 +56,6 @@ def build_fields(row: Build | Row[Any], now: datetime | None = None) -> dict[str
     }
 
 
-def _sqlite_time(column: str) -> str:
-    """A stored SQLite datetime (``2026-11-22 06:08:17.708000``, UTC) as the API writes
-    it: ``2026-11-22T06:08:17.708000Z``, without the fraction when it is zero."""
-    # Only the fraction can hold a dot, and only the separator is a space.
-    return f"replace(replace({column}, '.000000', ''), ' ', 'T') || 'Z'"
-
-
-def _sqlite_seconds(start: str, end: str) -> str:
-    """:func:`_seconds` of two stored SQLite datetimes, in the same integer steps."""
-    # strftime rounds to the millisecond: whole seconds only, the fraction added apart.
-    whole = f"(strftime('%s', substr({end}, 1, 19)) - strftime('%s', substr({start}, 1, 19)))"
-    whole = f"{whole} * 1000000"
-    micros = f"{whole} + (0 + substr({end}, 21)) - (0 + substr({start}, 21))"
-    return f"(max(0, {micros}) + 500) / 1000 / 1000.0"
-
-
-def _postgres_time(column: str) -> str:
-    """A ``timestamptz`` as the API writes it (see :func:`_sqlite_time`)."""
-    text = f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
-    return f"replace({text}, '.000000', '') || 'Z'"
-
-
-def _postgres_seconds(start: str, end: str) -> str:
-    """:func:`_seconds` in PostgreSQL: ``extract(epoch …)`` of an interval is an exact
-    ``numeric``, so the microseconds are exact and the steps are integer ones."""
-    micros = f"(extract(epoch FROM ({end}) - {start}) * 1000000)::bigint"
-    seconds = f"(greatest(0, {micros}) + 500) / 1000 / 1000.0::float8"
-    # greatest() skips a NULL, where SQLite's max() returns it: no start or end, no duration.
-    return f"CASE WHEN {start} IS NULL OR ({end}) IS NULL THEN NULL ELSE {seconds} END"
-
-
 _RUNNING = ", ".join(f"'{status}'" for status in sorted(ACTIVE))
 _END = f"CASE WHEN status IN ({_RUNNING}) THEN :now ELSE finished_at END"
 _COLUMNS = {
@@ -96,34 +66,25 @@ _COLUMNS = {
     )
 }
 _TIMES = ("created_at", "updated_at", "started_at", "finished_at")
-_SQLITE_FIELDS = {
-    **_COLUMNS,
-    "labels": "json(coalesce(labels, '{}'))",
-    "build_metadata": "json(coalesce(build_metadata, '{}'))",
-    **{name: _sqlite_time(name) for name in _TIMES},
-    "duration_seconds": _sqlite_seconds("started_at", _END),
-}
-_POSTGRES_FIELDS = {
-    **_COLUMNS,
-    "labels": "coalesce(labels, '{}'::jsonb)",
-    "build_metadata": "coalesce(build_metadata, '{}'::jsonb)",
-    **{name: _postgres_time(name) for name in _TIMES},
-    "duration_seconds": _postgres_seconds("started_at", _END),
-}
-# build_fields, computed by the database: a row of ``builds`` as one JSON object, with
-# running builds' durations counted up to the bound parameter ``now``. A page of a
-# hundred builds costs the database a fraction of what building it in Python does. The
-# two are equal as JSON (tests/server/test_views.py); the text may differ where JSON
-# allows (SQLite keeps stored escapes, ``"\u00e9"`` for ``"é"``; PostgreSQL writes a
-# space after the colons and commas of labels and metadata).
-BUILD_JSON = {
-    "sqlite": "json_object({})".format(
-        ", ".join(f"'{name}', {expression}" for name, expression in _SQLITE_FIELDS.items())
-    ),
-    "postgresql": "json_build_object({})::text".format(
-        ", ".join(f"'{name}', {expression}" for name, expression in _POSTGRES_FIELDS.items())
-    ),
-}
+
+
+def build_json(sql: SqlDialect) -> str:
+    """:func:`build_fields`, computed by the database in ``sql``'s dialect: a row of
+    ``builds`` as one JSON object, with running builds' durations counted up to the bound
+    parameter ``now``. A page of a hundred builds costs the database a fraction of what
+    building it in Python does. The two are equal as JSON (tests/server/test_views.py);
+    the text may differ where JSON allows (SQLite keeps stored escapes, ``"\\u00e9"`` for
+    ``"é"``; PostgreSQL writes a space after the colons and commas of labels and metadata).
+    """
+    return sql.json_object(
+        {
+            **_COLUMNS,
+            "labels": sql.json_or_empty("labels"),
+            "build_metadata": sql.json_or_empty("build_metadata"),
+            **{name: sql.api_time(name) for name in _TIMES},
+            "duration_seconds": sql.seconds_between("started_at", _END),
+        }
+    )
 
 
 def build(row: Build | Row[Any], model: type[B] = s.Build, **extra: Any) -> B:  # type: ignore[assignment]

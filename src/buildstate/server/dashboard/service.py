@@ -6,15 +6,14 @@ from __future__ import annotations
 import math
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.orm import Session
 
 from buildstate.server.builds import views
 from buildstate.server.builds.repository import BuildFilters, BuildRepository
 from buildstate.server.builds.schemas import Build
-from buildstate.server.catalog.crud import CatalogRepository, CatalogService, CatalogSpec
-from buildstate.server.catalog.resources import PLATFORMS, PROJECTS
-from buildstate.server.db.prepared import Prepared
+from buildstate.server.catalog.crud import CatalogRepository, CatalogService
+from buildstate.server.catalog.resources import PLATFORMS
+from buildstate.server.dashboard.repository import DashboardRepository
 
 DURATION_SAMPLE = 1000
 
@@ -42,20 +41,11 @@ class PlatformStats(BaseModel):
     recent_builds: list[Build]
 
 
-def _active(spec: CatalogSpec) -> ScalarSelect[int]:
-    table = spec.model.__table__
-    return select(func.count()).where(table.c.deactivated_at.is_(None)).scalar_subquery()
-
-
-_ACTIVE_CATALOG = Prepared(
-    select(_active(PLATFORMS).label("platforms"), _active(PROJECTS).label("projects"))
-)
-
-
 class DashboardService:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.builds = BuildRepository(session)
+        self.repo = DashboardRepository(session)
 
     def summary(self) -> Summary:
         counts = self.builds.counts()
@@ -66,7 +56,7 @@ class DashboardService:
             failed_builds=counts.get("failed", 0),
             cancelled_builds=counts.get("cancelled", 0),
             pending_builds=counts.get("pending", 0),
-            **_ACTIVE_CATALOG.first(self.session, {})._asdict(),
+            **self.repo.active_catalog(),
         )
 
     def recent(self, limit: int) -> list[Build]:

@@ -1,4 +1,5 @@
-"""The declarative base every feature's models share."""
+"""The declarative base every feature's models share (the list of them is
+:mod:`buildstate.server.models`)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,3 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def load_models() -> type[Base]:
-    """Import every feature's models so that ``Base.metadata`` knows all tables."""
-    from buildstate.server.audit import models as _audit  # noqa: F401
-    from buildstate.server.auth import models as _auth  # noqa: F401
-    from buildstate.server.builds import models as _builds  # noqa: F401
-    from buildstate.server.catalog import models as _catalog  # noqa: F401
-    from buildstate.server.idempotency import models as _idem  # noqa: F401
-    from buildstate.server.projects import models as _projects  # noqa: F401
-
-    return Base

@@ -1,8 +1,8 @@
 """The hot paths' statements, compiled once and run on the driver's own connection.
 
-``Connection.execute`` costs SQLAlchemy about 80 µs of Python per statement (an execution
-context, parameter and result set-up, events), several times what SQLite takes to run a
-statement by primary key. A state report runs eight of them. :class:`Prepared` keeps the
+``Connection.execute`` costs SQLAlchemy several times, in Python, what SQLite takes to run
+a statement by primary key (an execution context, parameter and result set-up, events;
+see bench/RESULTS.md). A state report runs eight of them. :class:`Prepared` keeps the
 statement written in Core, so one definition serves both dialects, compiles it once per
 dialect (and per set of inserted columns), and runs the SQL text on the DBAPI connection
 of the unit's session, converting parameters and results with the same column types

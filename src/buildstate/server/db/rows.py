@@ -25,9 +25,8 @@ M = TypeVar("M", bound=Base)
 
 def record(model: type[M], **values: Any) -> M:
     """A ``model`` object holding ``values``, made the way the ORM makes the objects it
-    loads: without the constructor, whose attribute events cost ten times as much (32 µs
-    against 3 for a ``Build``, measured). For :func:`insert_row` and :func:`update_row`,
-    not for a session."""
+    loads: without the constructor, whose attribute events cost ten times as much (see
+    bench/RESULTS.md). For :func:`insert_row` and :func:`update_row`, not for a session."""
     unknown = values.keys() - _column_of(model.__mapper__).keys()
     if unknown:
         raise TypeError(f"{model.__name__} has no column attribute {', '.join(sorted(unknown))}")

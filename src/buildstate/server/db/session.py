@@ -2,7 +2,7 @@
 
 Endpoints hand a service method and its arguments to :meth:`Work.read` or
 :meth:`Work.write`; the method runs synchronously on a database thread with a service
-built over that unit's session (see :mod:`buildstate.server.db.engine`). A write runs the
+built over that unit's session (see :mod:`buildstate.server.db.database`). A write runs the
 application's commit hooks (:mod:`buildstate.server.db.hooks`: the audit record and the
 like) in its transaction, and returns only once it has committed and the after-commit
 hooks have run, so a client never sees a 2xx for a write that is not durable.
@@ -17,7 +17,7 @@ from fastapi import Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from buildstate.server.db.engine import Database
+from buildstate.server.db.database import Database
 from buildstate.server.db.hooks import Change, CommitHooks
 from buildstate.server.db.prepared import driver_of
 

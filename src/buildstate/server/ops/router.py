@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from buildstate._version import __version__
-from buildstate.server.db.engine import Database
+from buildstate.server.db.database import Database
 from buildstate.server.db.types import utcnow
 
 router = APIRouter(tags=["health"])

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import ClassVar
 
-from buildstate.server.db.engine import Database
+from buildstate.server.db.database import Database
 from buildstate.server.settings import Settings
 
 log = logging.getLogger("buildstate.services")

@@ -6,13 +6,14 @@ from alembic import context
 from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import Connection
 
-from buildstate.server.db.base import load_models
-from buildstate.server.db.engine import driver_url, sqlite_path
+from buildstate.server.db.database import driver_url
+from buildstate.server.db.sqlite.connect import sqlite_path
+from buildstate.server.models import metadata
 from buildstate.server.settings import Settings
 
 _MIGRATION_LOCK = 0x6275696C64  # "build": the advisory lock replicas share while migrating
 
-target_metadata = load_models().metadata
+target_metadata = metadata
 
 
 def _settings() -> Settings:
