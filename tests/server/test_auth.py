@@ -178,6 +178,7 @@ def _claims(**overrides: Any) -> dict[str, Any]:
         "nbf": now,
         "exp": now + timedelta(minutes=5),
         "jti": "j",
+        "cv": 1,  # a new user's credential version
     }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
@@ -334,7 +335,7 @@ def test_user_lifecycle(client: TestClient) -> None:
         json={"password": "changed-password", "scopes": ["read"]},
     )
     assert updated.json()["scopes"] == ["read"]
-    assert client.post("/builds", headers=login, json={}).status_code == 403  # demoted at once
+    assert client.post("/builds", headers=login, json={}).status_code == 401  # ended at once
     token_headers(client, "newuser", "changed-password")
     assert client.delete(f"/users/{user['id']}", headers=ADMIN).status_code == 204
     assert client.get("/users/me", headers=login).status_code == 401

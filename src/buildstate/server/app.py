@@ -87,6 +87,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Off in production unless BUILDSTATE_EXPOSE_API_DOCS: the schema maps the attack surface.
+        docs_url="/docs" if settings.api_docs_exposed else None,
+        redoc_url="/redoc" if settings.api_docs_exposed else None,
+        openapi_url="/openapi.json" if settings.api_docs_exposed else None,
         # FastAPI looks up the OpenTelemetry providers on every request, unless told not
         # to (its cost when nothing is configured: see bench/RESULTS.md).
         telemetry=None if settings.opentelemetry else _NO_TELEMETRY,

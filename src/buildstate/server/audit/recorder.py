@@ -41,6 +41,11 @@ def _outcome(status: int) -> str:
     return _OUTCOMES.get(status, "error" if status >= 500 else "rejected")
 
 
+def _storable(text: str) -> str:
+    """A request path as PostgreSQL can store it: a NUL (``%00``) written as ``\\x00``."""
+    return text.replace("\x00", "\\x00")
+
+
 def record_for(scope: Scope, status: int) -> AuditRecord:
     state: dict[str, Any] = scope.get("state", {})
     principal = state.get("principal")
@@ -51,8 +56,8 @@ def record_for(scope: Scope, status: int) -> AuditRecord:
         AuditRecord,
         actor=getattr(principal, "actor", None) or state.get("login_username"),
         credential_id=getattr(principal, "credential_id", None),
-        action=f"{scope['method']} {template}"[:255],
-        target=scope["path"][:1024],
+        action=_storable(f"{scope['method']} {template}")[:255],
+        target=_storable(scope["path"])[:1024],
         outcome=_outcome(status),
         status_code=status,
         request_id=state.get("request_id"),

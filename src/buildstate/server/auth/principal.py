@@ -90,6 +90,10 @@ BEARER = HTTPBearer(auto_error=False, description="A JWT from `POST /token` or a
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key or API token.")
 
 MISSING = "Authentication required. Use Bearer token or X-API-Key."
+STALE_JWT = (
+    "Token no longer valid: the user's password, scopes or status changed after it was "
+    "issued; log in again"
+)
 
 
 async def authenticate(request: Request) -> Principal:
@@ -160,9 +164,12 @@ async def _from_jwt(token: str, request: Request, db: Database) -> Principal:
         )
     except security.InvalidToken as exc:
         raise Unauthorized("Invalid or expired token") from exc
+    # The one read a JWT costs: the user row, which also says whether the token is stale.
     user = await db.lookup(lambda session: AuthRepository(session).get_user(claims.user_id))
     if user is None or not user.is_active:
         raise Unauthorized("Invalid or expired token")
+    if user.credential_version != claims.credential_version:
+        raise Unauthorized(STALE_JWT)
     level = min(scope_level(claims.scopes), scope_level(user.scopes.split()))
     return Principal("user", f"jwt:{claims.token_id}", level, user.id, user.username)
 

@@ -22,7 +22,7 @@ from buildstate.server.auth.schemas import (
 from buildstate.server.auth.service import AuthService, login, password_hash
 from buildstate.server.db.session import Work
 from buildstate.server.openapi import responses
-from buildstate.server.validation import FormText, Limit, PathId, Skip
+from buildstate.server.validation import STORABLE, FormPassword, FormText, Limit, PathId, Skip
 
 
 async def _service(request: Request) -> Work[AuthService]:
@@ -52,8 +52,10 @@ async def token(
     request: Request,
     svc: Service,
     username: FormText,
-    password: Annotated[str, Form(max_length=1024)],
-    scope: Annotated[str | None, Form(max_length=64, description="e.g. `read`")] = None,
+    password: FormPassword,
+    scope: Annotated[
+        Annotated[str, STORABLE] | None, Form(max_length=64, description="e.g. `read`")
+    ] = None,
 ) -> TokenResponse:
     """Exchange a username and password (OAuth2 password form) for a JWT."""
     address = _login_context(request, username)
