@@ -188,6 +188,7 @@ def test_head_and_other_methods_are_answered_the_same(
 
 
 STATE = b'{"state_code": 20, "status": "in_progress"}'
+FENCED_STATE = b'{"state_code": 20, "status": "in_progress", "attempt": 1}'
 JSON = {"Content-Type": "application/json"}
 NEW_BUILD = {
     "platform_id": "aws-commercial",
@@ -211,7 +212,7 @@ def test_the_plain_writes_are_answered_by_the_plan_alike(
     project: str,
     as_scope: Any,
 ) -> None:
-    credentials = [(ADMIN, False), (as_scope("write"), False), (ADMIN, True)]
+    credentials = [(ADMIN, False), (as_scope("write"), False), (ADMIN, True), (ADMIN, False)]
     committed: tuple[list[tuple[str, ...]], list[tuple[str, ...]]] = ([], [])
     for app, seen in zip((client, full), committed, strict=True):
         state_of(app.app).hooks.after_commit.append(  # type: ignore[arg-type]
@@ -219,6 +220,7 @@ def test_the_plain_writes_are_answered_by_the_plan_alike(
         )
     passed_on.clear()
     for number, (credential, keyed) in enumerate(credentials):
+        state = STATE if number < 3 else FENCED_STATE  # the last names its attempt
         answers = []
         for which, (app, build) in enumerate(zip((client, full), twins, strict=True)):
             # A key is the caller's: each request needs its own, or it would be a replay.
@@ -227,7 +229,7 @@ def test_the_plain_writes_are_answered_by_the_plan_alike(
             answers.append(
                 (
                     app.post(
-                        f"/builds/{build}/state", headers=_sent(credential, key), content=STATE
+                        f"/builds/{build}/state", headers=_sent(credential, key), content=state
                     ),
                     app.post("/builds", headers=_sent(credential, key and f"{key}-new"), json=body),
                 )
@@ -246,7 +248,7 @@ def test_the_plain_writes_are_answered_by_the_plan_alike(
         for b in twins
     ]
     assert histories[0] == histories[1]
-    assert [h["state_code"] for h in histories[0]] == [0, 20, 20, 20]
+    assert [h["state_code"] for h in histories[0]] == [0, 20, 20, 20, 20]
     audit = client.get("/audit", headers=ADMIN, params={"action": "POST /builds/{build_id}/state"})
     assert sorted(entry["target"] for entry in audit.json()) == sorted(
         f"/builds/{b}/state" for b in twins for _ in credentials
@@ -326,6 +328,9 @@ def test_an_idempotent_retry_is_replayed_by_the_plan(
         ({**ADMIN, "Idempotency-Key": ""}, STATE, 422, True),
         ({**ADMIN, "Idempotency-Key": "k" * 256}, STATE, 422, True),
         (ADMIN, b'{"state_code": 10, "status": "in_progress"}', 409, False),
+        (ADMIN, b'{"state_code": 20, "status": "in_progress", "attempt": 2}', 409, False),
+        (ADMIN, b'{"state_code": 20, "status": "in_progress", "attempt": 0}', 422, True),
+        (ADMIN, b'{"state_code": 20, "status": "in_progress", "attempt": "1"}', 422, True),
     ],
 )
 def test_state_reports_refused_or_unusual_are_answered_the_same(

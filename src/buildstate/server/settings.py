@@ -144,6 +144,15 @@ class Settings(BaseSettings):
         validation_alias=_env("BUILDSTATE_AUTH_FAILURE_WINDOW_SECONDS"),
         description="The sliding window invalid credentials are counted in.",
     )
+    resume_live_seconds: int = Field(
+        300,
+        ge=0,
+        le=7 * 24 * 3600,
+        validation_alias=_env("BUILDSTATE_RESUME_LIVE_SECONDS"),
+        description="An in-progress build changed within this many seconds (its "
+        "`updated_at`) is live: `POST /resume` refuses it with 409 unless `force` is given. "
+        "0: in-progress builds are never live.",
+    )
     opentelemetry: bool = Field(
         False,
         validation_alias=_env("BUILDSTATE_OPENTELEMETRY"),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from buildstate.server.auth.principal import ReadScope, WriteScope
 from buildstate.server.builds import schemas as s
 from buildstate.server.builds.repository import BuildFilters, BuildRepository
+from buildstate.server.builds.resume import ResumeService
 from buildstate.server.builds.service import BuildService
 from buildstate.server.builds.statemachine import BuildStatus
 from buildstate.server.db.session import Work, work
@@ -125,28 +126,38 @@ async def list_artifacts(build_id: PathId, _: ReadScope, svc: Service) -> list[s
     return await svc.lookup(BuildService.artifacts, build_id)
 
 
+async def _resumes(request: Request) -> Work[ResumeService]:
+    live_seconds = request.app.state.settings.resume_live_seconds
+    return Work(request, lambda session: ResumeService(BuildRepository(session), live_seconds))
+
+
+Resumes = Annotated[Work[ResumeService], Depends(_resumes)]
+
+
 @router.get("/{build_id}/resume", response_model=s.ResumePlan, responses=READ_ERRORS)
 async def resume_plan(
     build_id: PathId,
     _: ReadScope,
-    svc: Service,
+    svc: Resumes,
     from_state: Annotated[int | None, Query(ge=0, le=100)] = None,
 ) -> s.ResumePlan:
     """Where a resume would start: the last checkpoint, the next state, what is skipped."""
-    return await svc.lookup(BuildService.resume_plan, build_id, from_state)
+    return await svc.lookup(ResumeService.resume_plan, build_id, from_state)
 
 
 @router.post("/{build_id}/resume", response_model=s.ResumePlan, responses=WRITE_ERRORS)
 async def resume(
     build_id: PathId,
     _: WriteScope,
-    svc: Service,
+    svc: Resumes,
     idem: IdempotencyDep,
     body: Annotated[s.ResumeRequest | None, Body()] = None,
 ) -> Response:
-    """Start the next attempt from the last checkpoint (or `from_state`)."""
+    """Start the next attempt from the last checkpoint (or `from_state`). 409 while the
+    current attempt is live (in progress, recently active) unless `force`, and when
+    `expected_attempt` is no longer the current attempt: of concurrent resumes, one wins."""
     request = body or s.ResumeRequest()
-    return await svc.write_once(idem, 200, request, BuildService.resume, build_id, request)
+    return await svc.write_once(idem, 200, request, ResumeService.resume, build_id, request)
 
 
 @router.post("/{build_id}/cancel", response_model=s.Build, responses=WRITE_ERRORS)
