@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint format typecheck check clean
+.PHONY: serve test fuzz lint format typecheck check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,17 @@ serve: $(VENV)/.server
 
 test: $(VENV)/.dev
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The property tests with fresh examples and larger budgets (`make test` draws the same
+# examples every run). `make fuzz FUZZ_SEED=<seed>` replays the run that printed <seed>.
+FUZZ_TESTS ?= tests/reliability/test_schemathesis.py tests/reliability/test_statemachine_model.py tests/server/test_views.py
+fuzz: $(VENV)/.dev
+	@seed='$(FUZZ_SEED)'; seed=$${seed:-$$($(BIN)/python -c 'import secrets; print(secrets.randbelow(2**32))')}; \
+	echo "fuzz seed $$seed: make fuzz FUZZ_SEED=$$seed replays this run"; \
+	BUILDSTATE_FUZZ_SEED=$$seed BUILDSTATE_SCHEMATHESIS_EXAMPLES=$${BUILDSTATE_SCHEMATHESIS_EXAMPLES:-300} \
+	BUILDSTATE_STATEFUL_SCENARIOS=$${BUILDSTATE_STATEFUL_SCENARIOS:-30} \
+	BUILDSTATE_STATEFUL_STEPS=$${BUILDSTATE_STATEFUL_STEPS:-3000} \
+	$(BIN)/pytest --hypothesis-seed=$$seed $(FUZZ_TESTS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

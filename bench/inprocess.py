@@ -154,7 +154,9 @@ async def _drive(call: Call, request: Callable[[int], tuple[str, str, bytes]], n
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
 
 
-async def measure(names: list[str], requests: int, repeat: int, builds: int) -> dict[str, Any]:
+async def measure(
+    names: list[str], requests: int, repeat: int, builds: int, *, fast: bool = True
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             DATABASE_URL=f"sqlite:///{Path(tmp) / 'bench.db'}",
@@ -162,6 +164,8 @@ async def measure(names: list[str], requests: int, repeat: int, builds: int) -> 
             **UNREACHED_RATE_LIMITS,
         )
         app = create_app(settings)
+        if not fast:  # every request through FastAPI's handler (see server/routing.py)
+            app.state.fast_routes = {}
         task, inbox = await _lifespan(app)
         try:
             call = asgi_client(app)
@@ -194,12 +198,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=4000, help="per workload and round")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--builds", type=int, default=200, help="builds preloaded")
+    parser.add_argument(
+        "--without-fast-routes",
+        action="store_true",
+        help="answer every request with FastAPI's handler: what the @fast plans save",
+    )
     args = parser.parse_args(argv)
     names = args.workloads.split(",")
     unknown = set(names) - set(_workloads("p", ["x"]))
     if unknown:
         parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
-    summary = asyncio.run(measure(names, args.requests, args.repeat, args.builds))
+    fast = not args.without_fast_routes
+    summary = asyncio.run(measure(names, args.requests, args.repeat, args.builds, fast=fast))
     print(f"{'workload':<10} {'CPU µs/req':>11} {'req/s':>7}")
     for name, result in summary.items():
         cpu, rate = result["cpu_us_per_request"], result["requests_per_second"]

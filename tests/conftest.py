@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
@@ -33,6 +34,14 @@ from tests.services import (
 
 ADMIN = {"X-API-Key": DEV_API_KEY}
 BACKENDS = ["sqlite", "postgresql"]
+
+# The property tests (Hypothesis, schemathesis) draw the same examples on every run, so a
+# red build stays red when rerun ("repro"). `make fuzz` sets BUILDSTATE_FUZZ_SEED (and
+# passes it as --hypothesis-seed): fresh examples, reproducible from the seed it prints.
+FUZZ_SEED = os.environ.get("BUILDSTATE_FUZZ_SEED", "").strip() or None
+hypothesis.settings.register_profile("repro", derandomize=True, database=None)
+hypothesis.settings.register_profile("fuzz", derandomize=False, database=None, print_blob=True)
+hypothesis.settings.load_profile("fuzz" if FUZZ_SEED else "repro")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -262,6 +262,39 @@ def test_resume_with_verified_checkpoint(live_server: str, sdk: Client, tmp_path
     assert sdk.builds.get(build_id)["attempt"] == 2
 
 
+SUPERSEDED_WORKER = """\
+set -e
+BUILD_UUID=$(cat build-info/uuid.txt)
+eval "$(bldst build resume ${BUILD_UUID} --format env)"
+bldst build add-state ${BUILD_UUID} --state 25 --status "Resumed Packer build" -o json | jq .attempt
+bldst build resume ${BUILD_UUID} --force -o json | jq .attempt   # another worker takes over
+set +e
+bldst build add-state ${BUILD_UUID} --state 50 --status "Packer build completed"
+echo "add-state exit $?"
+bldst build add-failure ${BUILD_UUID} --state 50 --type PACKER_TIMEOUT --message "late"
+echo "add-failure exit $?"
+"""
+
+
+def test_the_resume_pipeline_is_fenced_end_to_end(
+    live_server: str, sdk: Client, tmp_path: Path
+) -> None:
+    """The worker of attempt 2, superseded by a forced resume, cannot report into attempt 3:
+    BLDST_ATTEMPT, exported by resume, goes with its add-state and add-failure."""
+    worker = Worker(tmp_path, live_server)
+    assert worker.task(CREATE_BUILD_RECORD).returncode == 0
+    build_id = worker.build_id
+    failed = worker.bldst("build", "add-failure", build_id, "--state", "25", "--message", "x")
+    assert failed.returncode == 0, failed.stderr
+    run = worker.task(SUPERSEDED_WORKER)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["2", "3", "add-state exit 3", "add-failure exit 3"]
+    stale = f"attempt 2 of build {build_id} is no longer current: the current attempt is 3"
+    assert run.stderr.count(stale) == 2, run.stderr
+    history = sdk.builds.state(build_id)["history"]
+    assert [(h["attempt"], h["state_code"]) for h in history][-3:] == [(2, 0), (2, 25), (3, 0)]
+
+
 def test_errors_and_output_contract(live_server: str, tmp_path: Path) -> None:
     worker = Worker(tmp_path, live_server)
     missing = worker.bldst("build", "get", "00000000-0000-0000-0000-000000000000", "-o", "json")

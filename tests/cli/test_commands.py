@@ -395,6 +395,56 @@ def test_resume_verify_refuses_a_bad_checkpoint(api: Api, tmp_path: Path) -> Non
     assert [r.method for r in api.requests] == ["GET", "GET", "POST"]
 
 
+def test_reports_name_their_attempt_from_the_option_or_the_resume_env(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.handler = lambda r: httpx.Response(200, json={})
+    state = ("build", "add-state", "b-1", "--state", "50")
+    failure = ("build", "add-failure", "b-1", "--state", "50", "--message", "x")
+    assert bldst(*state, "--attempt", "2").exit_code == 0
+    assert api.body()["attempt"] == 2
+    assert bldst(*state).exit_code == 0
+    assert "attempt" not in api.body()  # nothing exported: no check
+
+    # What `eval "$(bldst build resume b-1 --format env)"` leaves in the shell.
+    monkeypatch.setenv("BLDST_BUILD_ID", "b-1")
+    monkeypatch.setenv("BLDST_ATTEMPT", "3")
+    for command in (state, failure):
+        assert bldst(*command).exit_code == 0
+        assert api.body()["attempt"] == 3
+        assert bldst(*command, "--attempt", "4").exit_code == 0
+        assert api.body()["attempt"] == 4  # the option wins
+    assert bldst("build", "add-state", "b-2", "--state", "50").exit_code == 0
+    assert "attempt" not in api.body()  # exported for another build
+    monkeypatch.delenv("BLDST_BUILD_ID")
+    assert bldst(*failure).exit_code == 0
+    assert api.body()["attempt"] == 3
+
+    sent = len(api.requests)
+    monkeypatch.setenv("BLDST_ATTEMPT", "two")
+    refused = bldst(*state)
+    assert refused.exit_code == 2
+    assert refused.stderr == "error: BLDST_ATTEMPT='two' is not an attempt number (1 or more)\n"
+    assert bldst(*state, "--attempt", "0").exit_code == 2
+    assert len(api.requests) == sent
+
+
+def test_a_refused_report_of_a_superseded_attempt_exits_3(api: Api) -> None:
+    detail = "attempt 2 of build b-1 is no longer current: the current attempt is 3"
+    api.handler = lambda r: httpx.Response(409, json={"detail": detail, "request_id": "r"})
+    result = bldst("build", "add-state", "b-1", "--state", "50", "--attempt", "2")
+    assert result.exit_code == 3
+    assert detail in result.stderr
+
+
+def test_resume_force_and_expected_attempt(api: Api) -> None:
+    api.handler = lambda r: httpx.Response(200, json=plan(attempt=3, status="in_progress"))
+    result = bldst("build", "resume", "b-1", "--force", "--expected-attempt", "2", "-o", "env")
+    assert result.exit_code == 0, result.stderr
+    assert "export BLDST_ATTEMPT=3\n" in result.stdout
+    assert api.body() == {"force": True, "expected_attempt": 2}
+
+
 def test_server_start_calls_serve(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[dict[str, Any]] = []
     import buildstate.server.runner as runner

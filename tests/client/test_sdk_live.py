@@ -79,6 +79,25 @@ def test_build_lifecycle(sdk: Client) -> None:
     assert sdk.dashboard.platform("aws-commercial")["total_builds"] == 1
 
 
+def test_a_worker_names_its_attempt_and_is_fenced_once_superseded(sdk: Client) -> None:
+    build = new_build(sdk)
+    sdk.builds.add_failure(build["id"], 10, "flaky mirror")
+    mine = sdk.builds.resume(build["id"], expected_attempt=1)["attempt"]
+    assert sdk.builds.add_state(build["id"], 20, attempt=mine)["attempt"] == mine == 2
+    with pytest.raises(ConflictError, match="in progress in attempt 2"):
+        sdk.builds.resume(build["id"])  # live: a second worker would run beside it
+    taken = sdk.builds.resume(build["id"], force=True, expected_attempt=2)["attempt"]
+    assert taken == 3
+    with pytest.raises(ConflictError) as stale:
+        sdk.builds.add_state(build["id"], 30, attempt=mine)
+    assert "attempt 2 of build" in stale.value.detail
+    assert "the current attempt is 3" in stale.value.detail
+    with pytest.raises(ConflictError, match="the current attempt is 3"):
+        sdk.builds.add_failure(build["id"], 30, "late", attempt=mine)
+    history = sdk.builds.state(build["id"])["history"]
+    assert [(h["attempt"], h["state_code"]) for h in history][-2:] == [(2, 20), (3, 0)]
+
+
 def test_catalog_users_tokens_and_login(sdk: Client, client: TestClient) -> None:
     assert "aws-commercial" in [p["id"] for p in sdk.platforms.list()]
     os_version = sdk.os_versions.create(name="Red Hat Enterprise Linux", version="rhel-8.8")

@@ -11,7 +11,8 @@ Checks: no 5xx (``not_a_server_error``), every status code is documented
 
 Budgets: ``BUILDSTATE_SCHEMATHESIS_EXAMPLES`` (fuzzing examples per operation, default 50)
 and ``BUILDSTATE_STATEFUL_SCENARIOS`` (stateful scenarios per credential, default 6).
-The numbers actually run are printed in the terminal summary.
+The numbers actually run are printed in the terminal summary. The examples are the same on
+every run unless ``make fuzz`` gives a seed (see ``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
 
 from buildstate.server.app import create_app
 from buildstate.server.settings import DEV_API_KEY, Settings
+from tests.conftest import FUZZ_SEED
 from tests.reliability import report
 from tests.reliability.conftest import budget, db_name
 
@@ -58,6 +60,9 @@ schema = schemathesis.openapi.from_dict(
         {
             "generation": {"mode": "all", "max-examples": EXAMPLES},
             "phases": {"coverage": {"enabled": COVERAGE}},
+            # Schemathesis draws a seed of its own unless given one (--hypothesis-seed is
+            # not it); without FUZZ_SEED, the "repro" profile's derandomize decides.
+            **({"seed": int(FUZZ_SEED)} if FUZZ_SEED else {}),
         }
     ),
 )

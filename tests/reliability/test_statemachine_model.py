@@ -3,6 +3,11 @@ sequences through the API and keeps a model of what README "The state machine" s
 happen. After every step: the status code matches the model (2xx, 409 or 422), the build
 matches the model, ``current_state`` is the newest history row, history is append-only,
 codes never go down within an attempt, frozen builds stay frozen, attempts only grow.
+Reports and failures sometimes name their attempt (the current one, a superseded one, one
+not started) and resumes sometimes force or expect an attempt: a report naming another
+attempt than the current one is never recorded. Every step runs well within the live
+period (300 s), so an in-progress build is always live: resumed only when forced. The
+concurrent side of fencing is ``test_fencing_model.py``.
 
 Budget: ``BUILDSTATE_STATEFUL_STEPS`` (total steps per database, default 300).
 """
@@ -37,6 +42,8 @@ FROZEN = frozenset({"completed", "cancelled"})
 # Mostly the coded project's codes (so its builds get far), sometimes any code.
 codes = st.sampled_from(CODES) | st.sampled_from(CODES) | st.integers(0, 100)
 statuses = st.sampled_from(["pending", "in_progress", "completed", "failed"])
+# Which attempt a request names, relative to the build's current one (None: none).
+named_attempts = st.sampled_from([None, 0, 0, -1, 1])
 
 
 class Refused(Exception):
@@ -67,7 +74,17 @@ class Model:
         if self.coded and code not in CODES:
             raise Refused(422)
 
-    def report(self, code: int, status: str, artifact: bool) -> None:
+    def named(self, offset: int | None) -> int | None:
+        """The attempt ``offset`` from the current one (never below 1), or None."""
+        return None if offset is None else max(1, self.attempt + offset)
+
+    def fence(self, attempt: int | None) -> None:
+        """Before any other rule: a report naming another attempt is refused."""
+        if attempt is not None and attempt != self.attempt:
+            raise Refused(409)
+
+    def report(self, code: int, status: str, artifact: bool, attempt: int | None) -> None:
+        self.fence(attempt)
         if self.status in FROZEN:  # frozen first: 409 even for an undefined code
             raise Refused(409)
         self.check_code(code)
@@ -95,7 +112,8 @@ class Model:
             self.checkpoints.append(code)
         self.status, self.current, self.attempt, self.last_row_status = new, code, attempt, status
 
-    def failure(self, code: int, retryable: bool) -> None:
+    def failure(self, code: int, retryable: bool, attempt: int | None) -> None:
+        self.fence(attempt)
         if self.status in FROZEN:
             raise Refused(409)
         self.check_code(code)
@@ -104,8 +122,12 @@ class Model:
         self.status, self.current, self.last_row_status = "failed", code, "failed"
         self.failure_retryable, self.failure_blocking = retryable, self.coded and code in BLOCKING
 
-    def resume(self, from_state: int | None) -> int:
+    def resume(self, from_state: int | None, force: bool, expected: int | None) -> int:
+        if expected is not None and expected != self.attempt:
+            raise Refused(409)
         if self.status in FROZEN or self.status == "pending":
+            raise Refused(409)
+        if self.status == "in_progress" and not force:  # live: see the module docstring
             raise Refused(409)
         if from_state is not None and from_state != 0 and from_state not in self.checkpoints:
             raise Refused(422)
@@ -163,9 +185,21 @@ def make_machine(client: TestClient, backend: str) -> type[RuleBasedStateMachine
         def create(self, coded: bool) -> str:
             return self._create(coded)
 
-        @rule(build=builds, code=codes, status=statuses, artifact=st.booleans())
-        def report_state(self, build: str, code: int, status: str, artifact: bool) -> None:
+        @rule(
+            build=builds,
+            code=codes,
+            status=statuses,
+            artifact=st.booleans(),
+            offset=named_attempts,
+        )
+        def report_state(
+            self, build: str, code: int, status: str, artifact: bool, offset: int | None
+        ) -> None:
+            model = self.models[build]
+            attempt = model.named(offset)
             body: dict[str, Any] = {"state_code": code, "status": status, "message": "model"}
+            if attempt is not None:
+                body["attempt"] = attempt
             if artifact:
                 body |= {
                     "artifact_storage_type": "s3",
@@ -174,33 +208,52 @@ def make_machine(client: TestClient, backend: str) -> type[RuleBasedStateMachine
                     "artifact_checksum": "sha256:" + "ab" * 32,
                 }
             response = client.post(f"/builds/{build}/state", headers=ADMIN, json=body)
-            model = self.models[build]
-            accepted = self._expect(response, 200, lambda: model.report(code, status, artifact))
+            self._fenced(response, model, attempt)
+            accepted = self._expect(
+                response, 200, lambda: model.report(code, status, artifact, attempt)
+            )
             if accepted:
                 answer = response.json()
                 assert (answer["attempt"], answer["build_status"]) == (model.attempt, model.status)
             self._check(build, accepted)
 
-        @rule(build=builds, code=codes, retryable=st.booleans())
-        def record_failure(self, build: str, code: int, retryable: bool) -> None:
-            response = client.post(
-                f"/builds/{build}/failure",
-                headers=ADMIN,
-                json={"state_code": code, "error_message": "model", "is_retryable": retryable},
-            )
+        @rule(build=builds, code=codes, retryable=st.booleans(), offset=named_attempts)
+        def record_failure(
+            self, build: str, code: int, retryable: bool, offset: int | None
+        ) -> None:
             model = self.models[build]
-            accepted = self._expect(response, 201, lambda: model.failure(code, retryable))
+            attempt = model.named(offset)
+            body = {"state_code": code, "error_message": "model", "is_retryable": retryable}
+            if attempt is not None:
+                body["attempt"] = attempt
+            response = client.post(f"/builds/{build}/failure", headers=ADMIN, json=body)
+            self._fenced(response, model, attempt)
+            accepted = self._expect(response, 201, lambda: model.failure(code, retryable, attempt))
             if accepted:
                 assert response.json()["is_blocking"] == model.failure_blocking
             self._check(build, accepted)
 
-        @rule(build=builds, from_state=st.one_of(st.none(), codes))
-        def resume(self, build: str, from_state: int | None) -> None:
-            body = {} if from_state is None else {"from_state": from_state}
-            response = client.post(f"/builds/{build}/resume", headers=ADMIN, json=body)
+        @rule(
+            build=builds,
+            from_state=st.one_of(st.none(), codes),
+            force=st.booleans(),
+            offset=named_attempts,
+        )
+        def resume(
+            self, build: str, from_state: int | None, force: bool, offset: int | None
+        ) -> None:
             model = self.models[build]
+            expected = model.named(offset)
+            body: dict[str, Any] = {} if from_state is None else {"from_state": from_state}
+            if force:
+                body["force"] = True
+            if expected is not None:
+                body["expected_attempt"] = expected
+            response = client.post(f"/builds/{build}/resume", headers=ADMIN, json=body)
             start: list[int] = []
-            accepted = self._expect(response, 200, lambda: start.append(model.resume(from_state)))
+            accepted = self._expect(
+                response, 200, lambda: start.append(model.resume(from_state, force, expected))
+            )
             if accepted:
                 plan = response.json()
                 assert (plan["attempt"], plan["status"]) == (model.attempt, "in_progress")
@@ -256,6 +309,13 @@ def make_machine(client: TestClient, backend: str) -> type[RuleBasedStateMachine
             self.models[build["id"]] = Model(coded=coded)
             self._check(build["id"], accepted=True)
             return str(build["id"])
+
+        def _fenced(self, response: Any, model: Model, attempt: int | None) -> None:
+            """A report naming another attempt is told which one is current."""
+            if attempt is not None and attempt != model.attempt:
+                assert response.status_code == 409, response.text
+                current = f"the current attempt is {model.attempt} (build {model.status})"
+                assert current in response.json()["detail"]
 
         def _expect(self, response: Any, ok: int, apply: Any) -> bool:
             """Apply the transition to the model; the API must agree on the outcome."""

@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from buildstate.server.auth.repository import AuthRepository
 from buildstate.server.db.database import driver_url
 from buildstate.server.settings import Settings
+from buildstate.server.state import state_of
 from tests.conftest import ADMIN, token_headers
 
 # The minimum scope of every operation, as the seed API reference states it.
@@ -178,6 +179,7 @@ def _claims(**overrides: Any) -> dict[str, Any]:
         "nbf": now,
         "exp": now + timedelta(minutes=5),
         "jti": "j",
+        "cv": 1,  # a new user's credential version
     }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
@@ -185,7 +187,7 @@ def _claims(**overrides: Any) -> dict[str, Any]:
 
 def test_jwt_attacks_get_401(client: TestClient) -> None:
     user_id = client.get("/users", headers=ADMIN).json()[0]["id"]
-    key = client.app.state.keys.jwt_key  # type: ignore[attr-defined]
+    key = state_of(client.app).keys.jwt_key  # type: ignore[arg-type]
     good = jwt.encode(_claims(sub=user_id), key, algorithm="HS256", headers={"typ": "at+jwt"})
     assert client.get("/users/me", headers={"Authorization": f"Bearer {good}"}).status_code == 200
     past = datetime.now(UTC) - timedelta(hours=2)
@@ -334,7 +336,7 @@ def test_user_lifecycle(client: TestClient) -> None:
         json={"password": "changed-password", "scopes": ["read"]},
     )
     assert updated.json()["scopes"] == ["read"]
-    assert client.post("/builds", headers=login, json={}).status_code == 403  # demoted at once
+    assert client.post("/builds", headers=login, json={}).status_code == 401  # ended at once
     token_headers(client, "newuser", "changed-password")
     assert client.delete(f"/users/{user['id']}", headers=ADMIN).status_code == 204
     assert client.get("/users/me", headers=login).status_code == 401

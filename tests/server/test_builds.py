@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from buildstate.server.idempotency.models import IdempotencyRecord
 from buildstate.server.idempotency.service import purge_expired
+from buildstate.server.state import state_of
 from tests.conftest import ADMIN
 
 ARTIFACT = {
@@ -382,7 +383,7 @@ def test_unknown_build_is_404_everywhere(client: TestClient) -> None:
 
 
 def test_idempotency_keys_are_forgotten_after_a_day(client: TestClient, project: str) -> None:
-    db = client.app.state.db  # type: ignore[attr-defined]
+    db = state_of(client.app).db  # type: ignore[arg-type]
     body = {
         "project_id": project,
         "platform_id": "aws-commercial",
@@ -426,7 +427,7 @@ def test_concurrent_creates_of_one_build_number_give_one_201_and_409s(
 def test_absent_metadata_is_sql_null(client: TestClient, new_build: Any) -> None:
     build_id = new_build()["id"]
     state(client, build_id, 10, "failed")
-    db = client.app.state.db  # type: ignore[attr-defined]
+    db = state_of(client.app).db  # type: ignore[arg-type]
 
     def stored(session: Session) -> list[Any]:
         rows = session.execute(

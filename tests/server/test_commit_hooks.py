@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from buildstate.server.db.hooks import Change, CommitHooks
+from buildstate.server.state import state_of
 from tests.conftest import ADMIN
 
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -191,7 +192,7 @@ class Recorder:
 
 @pytest.fixture
 def recorder(client: TestClient) -> Iterator[Recorder]:
-    hooks: CommitHooks = client.app.state.hooks  # type: ignore[attr-defined]
+    hooks: CommitHooks = state_of(client.app).hooks  # type: ignore[arg-type]
     recorder = Recorder()
     hooks.in_transaction.append(recorder.in_transaction)
     hooks.after_commit.append(recorder.after_commit)
@@ -254,7 +255,7 @@ def test_a_failing_hook_rolls_the_write_back(client: TestClient, world: World) -
     """An in-transaction hook is part of the write: when it raises, nothing is kept and no
     after-commit hook runs, on the group-commit path as on a lone write."""
     build = world.build()
-    hooks: CommitHooks = client.app.state.hooks  # type: ignore[attr-defined]
+    hooks: CommitHooks = state_of(client.app).hooks  # type: ignore[arg-type]
     published: list[str] = []
 
     def refuse(session: Session, change: Change) -> None:
@@ -280,7 +281,7 @@ def test_a_failing_hook_rolls_the_write_back(client: TestClient, world: World) -
 def test_a_failing_after_commit_hook_does_not_undo_an_acknowledged_write(
     client: TestClient, world: World
 ) -> None:
-    hooks: CommitHooks = client.app.state.hooks  # type: ignore[attr-defined]
+    hooks: CommitHooks = state_of(client.app).hooks  # type: ignore[arg-type]
 
     def broken(change: Change) -> None:
         raise RuntimeError("the bus is down")

@@ -7,6 +7,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 from starlette.testclient import TestClient
 
+from buildstate.server.state import state_of
+
 
 def test_health_needs_no_credentials(client: TestClient) -> None:
     response = client.get("/health")
@@ -31,7 +33,7 @@ def test_status_has_version_and_uptime(client: TestClient) -> None:
 
 
 def test_ready_is_503_with_a_reason_when_the_database_is_gone(client: TestClient) -> None:
-    db = client.app.state.db  # type: ignore[attr-defined]
+    db = state_of(client.app).db  # type: ignore[arg-type]
     real_sessions = db.backend._read_sessions
     unreachable = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
     db.backend._read_sessions = sessionmaker(unreachable)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from buildstate.server.db.base import Base
 from buildstate.server.db.database import driver_url
-from buildstate.server.db.migrate import upgrade_database
+from buildstate.server.db.migrate import alembic_config, upgrade_database
 from buildstate.server.settings import Settings
 
 BUILD = (
@@ -49,3 +50,25 @@ def test_0004_counts_the_builds_already_there(tmp_path: Path) -> None:
             "SELECT project_id, status, count FROM build_project_counters ORDER BY 1, 2"
         ).fetchall()
     assert counters == [("p1", "failed", 2), ("p2", "pending", 1)]
+
+
+def test_0005_gives_existing_users_a_credential_version_and_goes_back(tmp_path: Path) -> None:
+    path = tmp_path / "users.db"
+    settings = Settings(DATABASE_URL=f"sqlite:///{path}")
+    upgrade_database(settings, "0004")
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "INSERT INTO users (id, username, password_hash, scopes, is_active, created_at, "
+            "updated_at) VALUES ('u1', 'old', 'h', 'read', 1, "
+            "'2026-11-22 06:00:00.000000', '2026-11-22 06:00:00.000000')"
+        )
+    upgrade_database(settings, "0005")
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT id, credential_version FROM users").fetchall()
+    assert rows == [("u1", 1)]
+    command.downgrade(alembic_config(settings), "0004")
+    with sqlite3.connect(path) as connection:
+        columns = [row[1] for row in connection.execute("PRAGMA table_info(users)")]
+        kept = connection.execute("SELECT id, username FROM users").fetchall()
+    assert "credential_version" not in columns
+    assert kept == [("u1", "old")]

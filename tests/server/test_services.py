@@ -22,6 +22,7 @@ from buildstate.server.idempotency.models import IdempotencyRecord
 from buildstate.server.services.base import LoopService, running
 from buildstate.server.services.purge import IdempotencyPurge
 from buildstate.server.settings import Settings
+from buildstate.server.state import state_of
 from tests.conftest import ADMIN
 
 
@@ -94,10 +95,11 @@ def _keyed_create(client: TestClient, project: str, key: str) -> None:
 def test_the_lifespan_runs_the_purge_and_it_forgets_old_keys(
     client: TestClient, settings: Settings, project: str
 ) -> None:
-    assert [s.name for s in client.app.state.services] == ["idempotency-purge"]  # type: ignore[attr-defined]
+    services = state_of(client.app).services  # type: ignore[arg-type]
+    assert [s.name for s in services] == ["idempotency-purge"]
     _keyed_create(client, project, "old")
     assert _aged_keys(settings.database_url) == 1
-    [purge] = client.app.state.services  # type: ignore[attr-defined]
+    [purge] = state_of(client.app).services  # type: ignore[arg-type]
     assert isinstance(purge, IdempotencyPurge)
     client.portal.call(purge.run_once)  # type: ignore[union-attr]
     assert _aged_keys(settings.database_url) == 0
@@ -106,7 +108,7 @@ def test_the_lifespan_runs_the_purge_and_it_forgets_old_keys(
 def test_a_server_without_services_runs_none(settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"services": False}))
     with TestClient(app):
-        assert app.state.services == []
+        assert state_of(app).services == []
 
 
 def test_bldst_services_start_runs_them_apart_until_sigterm(

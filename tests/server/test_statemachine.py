@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 
@@ -163,3 +164,51 @@ def test_a_frozen_build_is_409_even_for_an_undefined_code() -> None:
         sm.report_state(snap(BuildStatus.completed, 100), rules, 15, StateStatus.in_progress)
     with pytest.raises(Conflict, match="is cancelled"):
         sm.record_failure(snap(BuildStatus.cancelled, 100), rules, 15)
+
+
+@pytest.mark.parametrize("status", list(BuildStatus))
+def test_a_report_naming_another_attempt_is_refused_first(status: BuildStatus) -> None:
+    """Fencing comes before every other rule: a superseded worker is told so, whatever
+    the build's state; naming the current attempt changes nothing."""
+    at_3 = Snapshot("b1", status, 25, 3, StateStatus.in_progress, True, False)
+    rules = Rules.of("p", [(0, False), (100, False)])
+    for attempt, says in ((2, "is no longer current"), (4, "has not started")):
+        message = f"attempt {attempt} of build b1 {says}: the current attempt is 3"
+        with pytest.raises(Conflict, match=message):
+            sm.report_state(at_3, rules, 15, StateStatus.in_progress, attempt)
+        with pytest.raises(Conflict, match=message):
+            sm.record_failure(at_3, rules, 15, attempt)
+    # Naming the current attempt is the same as naming none.
+    report = (at_3, Rules(), 30, StateStatus.in_progress)
+    assert _result(sm.report_state, *report, 3) == _result(sm.report_state, *report)
+    failure = (at_3, Rules(), 30)
+    assert _result(sm.record_failure, *failure, 3) == _result(sm.record_failure, *failure)
+
+
+def _result(rule: Any, *args: Any) -> object:
+    """The rule's outcome, or the detail of its refusal."""
+    try:
+        return rule(*args)
+    except Conflict as exc:
+        return exc.detail
+
+
+def test_a_live_attempt_is_resumed_only_when_forced() -> None:
+    def running(idle: float) -> Snapshot:
+        return Snapshot("b1", BuildStatus.in_progress, 25, 2, None, idle_seconds=idle)
+
+    with pytest.raises(Conflict, match="in progress in attempt 2, last active 299 s ago"):
+        sm.start_resume(running(299.4), live_seconds=300)
+    assert sm.start_resume(running(299.4), live_seconds=300, force=True).attempt == 3
+    assert sm.start_resume(running(300), live_seconds=300).attempt == 3
+    assert sm.start_resume(running(0), live_seconds=0).attempt == 3
+    failed = Snapshot("b1", BuildStatus.failed, 25, 2, StateStatus.failed, True, False)
+    assert not failed.live(300)  # a failed attempt is never live
+    assert sm.start_resume(failed, live_seconds=300).attempt == 3
+
+
+def test_a_resume_expecting_another_attempt_changes_nothing() -> None:
+    failed = Snapshot("b1", BuildStatus.failed, 25, 2, StateStatus.failed, True, False)
+    with pytest.raises(Conflict, match="at attempt 2 \\(failed\\), not at the expected attempt 1"):
+        sm.start_resume(failed, expected_attempt=1, force=True)
+    assert sm.start_resume(failed, expected_attempt=2).attempt == 3

@@ -7,7 +7,7 @@ import typer
 
 from buildstate.cli import resume
 from buildstate.cli.output import OutputOpt, emit
-from buildstate.cli.params import BuildId, IdempotencyOpt
+from buildstate.cli.params import AttemptOpt, BuildId, IdempotencyOpt, fenced_attempt
 from buildstate.cli.session import api, json_option, key_values
 
 app = typer.Typer(help="Create builds, report states and failures, resume.", no_args_is_help=True)
@@ -125,6 +125,7 @@ def add_state(
         str | None, typer.Option(help="sha256:<hex> or md5:<hex>.")
     ] = None,
     artifact_metadata: Annotated[str | None, typer.Option(help="JSON object.")] = None,
+    attempt: AttemptOpt = None,
     idempotency_key: IdempotencyOpt = None,
     output: OutputOpt = None,
 ) -> None:
@@ -136,8 +137,12 @@ def add_state(
 
       bldst build add-state $BUILD_UUID --state 50 --status in_progress --message "Ansible" \\
         --artifact-type s3 --artifact-path s3://b/k.qcow2 --artifact-checksum sha256:ab…
+
+      eval "$(bldst build resume $BUILD_UUID --format env)"   # exports BLDST_ATTEMPT
+      bldst build add-state $BUILD_UUID --state 50   # refused if another attempt took over
     """
     api_status, text = interpret_status(status)
+    attempt = fenced_attempt(build_id, attempt)
     with api() as client:
         update = client.builds.add_state(
             build_id,
@@ -150,6 +155,7 @@ def add_state(
             artifact_size_bytes=artifact_size,
             artifact_checksum=artifact_checksum,
             artifact_metadata=json_option(artifact_metadata, "--artifact-metadata"),
+            attempt=attempt,
             idempotency_key=idempotency_key,
         )
         emit(update, output)
@@ -167,6 +173,7 @@ def add_failure(
     retryable: Annotated[
         bool, typer.Option("--retryable/--not-retryable", help="Can a resume fix it?")
     ] = True,
+    attempt: AttemptOpt = None,
     idempotency_key: IdempotencyOpt = None,
     output: OutputOpt = None,
 ) -> None:
@@ -177,6 +184,7 @@ def add_failure(
       bldst build add-failure $BUILD_UUID --state 25 --type PACKER_TIMEOUT \\
         --message "AMI creation timeout after 3600 seconds" --details '{"exit_code": 1}'
     """
+    attempt = fenced_attempt(build_id, attempt)
     with api() as client:
         failure = client.builds.add_failure(
             build_id,
@@ -185,6 +193,7 @@ def add_failure(
             failure_type=failure_type,
             error_details=json_option(details, "--details"),
             is_retryable=retryable,
+            attempt=attempt,
             idempotency_key=idempotency_key,
         )
         emit(failure, output)

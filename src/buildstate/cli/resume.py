@@ -1,7 +1,9 @@
 """``bldst build resume``: restart a failed build from its last good checkpoint.
 
-``--format env`` prints ``export BLDST_…=…`` lines for ``eval`` in a pipeline step, and
-``--verify`` refuses to resume unless a local checkpoint file is present and intact.
+``--format env`` prints ``export BLDST_…=…`` lines for ``eval`` in a pipeline step (among
+them ``BLDST_ATTEMPT``, which ``add-state`` and ``add-failure`` then send, so that the
+server refuses their reports once another attempt takes over), and ``--verify`` refuses
+to resume unless a local checkpoint file is present and intact.
 """
 
 from __future__ import annotations
@@ -137,6 +139,24 @@ def resume(
         typer.Option(min=0, max=100, help="Resume from this state instead of the last checkpoint."),
     ] = None,
     message: Annotated[str | None, typer.Option(help="Recorded with the new attempt.")] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Resume even though the current attempt is live (in progress and recently "
+            "active; the server refuses otherwise, exit 3): its worker's further reports "
+            "are refused.",
+        ),
+    ] = False,
+    expected_attempt: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Resume only if the current attempt is this one (exit 3 otherwise): a "
+            "re-run of this step never starts a second attempt.",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only show where a resume would start.")
     ] = False,
@@ -168,6 +188,7 @@ def resume(
 
       eval "$(bldst build resume $BUILD_UUID --verify --format env)"
       packer build -var "source_image=$BLDST_CHECKPOINT_PATH" …   # from $BLDST_NEXT_STATE
+      bldst build add-state $BUILD_UUID --state 50   # fenced: sends $BLDST_ATTEMPT
 
       bldst build resume $BUILD_UUID --from-state 25 --message "retry after quota fix"
     """
@@ -179,7 +200,12 @@ def resume(
             _verify(plan)
         if not dry_run:
             plan = client.builds.resume(
-                build_id, from_state=from_state, message=message, idempotency_key=idempotency_key
+                build_id,
+                from_state=from_state,
+                message=message,
+                force=force,
+                expected_attempt=expected_attempt,
+                idempotency_key=idempotency_key,
             )
     assert plan is not None
     fmt = output or ResumeOutput(chosen(None).value)

@@ -241,8 +241,11 @@ class BuildsApi(Bound[R]):
         artifact_size_bytes: int | None = None,
         artifact_checksum: str | None = None,
         artifact_metadata: Mapping[str, Any] | None = None,
+        attempt: int | None = None,
         idempotency_key: str | None = None,
     ) -> Call[StateUpdate]:
+        """Report a state. With ``attempt`` (the one ``resume`` returned), the server refuses
+        with 409 (``ConflictError``) once that attempt is no longer the current one."""
         body = drop_none(
             {
                 "state_code": state_code,
@@ -254,6 +257,7 @@ class BuildsApi(Bound[R]):
                 "artifact_size_bytes": artifact_size_bytes,
                 "artifact_checksum": artifact_checksum,
                 "artifact_metadata": artifact_metadata,
+                "attempt": attempt,
             }
         )
         path = f"/builds/{_seg(build_id)}/state"
@@ -269,8 +273,10 @@ class BuildsApi(Bound[R]):
         failure_type: str | None = None,
         error_details: Mapping[str, Any] | None = None,
         is_retryable: bool = True,
+        attempt: int | None = None,
         idempotency_key: str | None = None,
     ) -> Call[Failure]:
+        """Record a failure; ``attempt`` fences it as in :meth:`add_state`."""
         body = drop_none(
             {
                 "state_code": state_code,
@@ -278,6 +284,7 @@ class BuildsApi(Bound[R]):
                 "failure_type": failure_type,
                 "error_details": error_details,
                 "is_retryable": is_retryable,
+                "attempt": attempt,
             }
         )
         path = f"/builds/{_seg(build_id)}/failure"
@@ -305,10 +312,24 @@ class BuildsApi(Bound[R]):
         *,
         from_state: int | None = None,
         message: str | None = None,
+        force: bool = False,
+        expected_attempt: int | None = None,
         idempotency_key: str | None = None,
     ) -> Call[ResumePlan]:
-        """Start a new attempt from the last good checkpoint (or ``from_state``)."""
-        body = drop_none({"from_state": from_state, "message": message})
+        """Start a new attempt from the last good checkpoint (or ``from_state``).
+
+        The server refuses (409, ``ConflictError``) while the current attempt is live
+        (in progress and recently active) unless ``force``, and, with ``expected_attempt``,
+        once the current attempt is another one. The answer's ``attempt`` is the new one:
+        pass it to ``add_state``/``add_failure``."""
+        body = drop_none(
+            {
+                "from_state": from_state,
+                "message": message,
+                "force": True if force else None,
+                "expected_attempt": expected_attempt,
+            }
+        )
         path = f"/builds/{_seg(build_id)}/resume"
         return Call("POST", path, json=body, idempotency_key=idempotency_key, deduplicated=True)
 

@@ -36,10 +36,11 @@ from buildstate.server.middleware import RequestContextMiddleware
 from buildstate.server.ops.router import router as ops_router
 from buildstate.server.projects.router import router as state_codes_router
 from buildstate.server.ratelimit import RateLimits
-from buildstate.server.routing import compile_fast_routes
+from buildstate.server.routing import FastRoutes, compile_fast_routes
 from buildstate.server.services.base import running
 from buildstate.server.services.registry import SERVICES
 from buildstate.server.settings import Settings
+from buildstate.server.state import AppState, state_of
 
 log = logging.getLogger("buildstate.app")
 
@@ -54,13 +55,14 @@ Scopes: `read` < `write` < `admin`.
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
+    state = state_of(app)
+    settings = state.settings
     if settings.auto_migrate:
         await to_thread.run_sync(upgrade_database, settings)
     db = create_database(settings)
-    app.state.db = db
+    state.db = db
     try:
-        app.state.keys = await to_thread.run_sync(bootstrap.prepare, settings, db)
+        state.keys = await to_thread.run_sync(bootstrap.prepare, settings, db)
         where = db.sqlite_file or db.url.render_as_string(hide_password=True)
         log.info("buildstate %s ready (%s mode) on %s", __version__, settings.mode.value, where)
         # What exists now lives as long as the server. Left to the cyclic garbage collector,
@@ -69,7 +71,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc.collect()
         gc.freeze()
         async with running(SERVICES if settings.services else (), settings, db) as services:
-            app.state.services = services
+            state.services = services
             yield
     finally:
         gc.unfreeze()  # collectable again, e.g. when tests start many apps in one process
@@ -87,28 +89,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Off in production unless BUILDSTATE_EXPOSE_API_DOCS: the schema maps the attack surface.
+        docs_url="/docs" if settings.api_docs_exposed else None,
+        redoc_url="/redoc" if settings.api_docs_exposed else None,
+        openapi_url="/openapi.json" if settings.api_docs_exposed else None,
         # FastAPI looks up the OpenTelemetry providers on every request, unless told not
         # to (its cost when nothing is configured: see bench/RESULTS.md).
         telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
     )
-    app.state.settings = settings
-    app.state.started = time.monotonic()
-    app.state.static_keys = parse_static_keys(settings.effective_api_keys)
-    app.state.rate_limits = (
-        RateLimits(
-            settings.rate_limit_reads, settings.rate_limit_writes, settings.rate_limit_storage
-        )
-        if settings.rate_limits
-        else None
-    )
-    app.state.hooks = hooks = CommitHooks()
+    hooks = CommitHooks()
     recorder.install(hooks)
-    app.state.login_throttle = LoginThrottle(
-        settings.login_max_failures,
-        settings.login_max_failures_per_address,
-        settings.login_window_seconds,
+    app.state.buildstate = AppState(
+        settings=settings,
+        started=time.monotonic(),
+        static_keys=parse_static_keys(settings.effective_api_keys),
+        login_throttle=LoginThrottle(
+            settings.login_max_failures,
+            settings.login_max_failures_per_address,
+            settings.login_window_seconds,
+        ),
+        rate_limits=(
+            RateLimits(
+                settings.rate_limit_reads, settings.rate_limit_writes, settings.rate_limit_storage
+            )
+            if settings.rate_limits
+            else None
+        ),
+        hooks=hooks,
     )
     install_error_handlers(app)
+    # Added first, so innermost: a request it answers still passes through all the
+    # middleware added below (CORS, the credential throttle, request ids, audit).
+    app.add_middleware(FastRoutes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -150,7 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(catalog_router(spec))
     app.include_router(state_codes_router)
     app.include_router(audit_router)
-    app.state.fast_plans = compile_fast_routes(app.routes)
+    app.state.fast_routes = compile_fast_routes(app.routes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -39,12 +39,16 @@ class RateLimits:
 
     async def spend(self, scope: Scope, principal_key: str, kind: RouteClass) -> None:
         """Count one request of ``principal_key`` against its ``kind`` budget and note the
-        budget for the response's headers; :class:`TooManyRequests` once it is spent."""
+        budget for the response's headers; :class:`TooManyRequests` once it is spent.
+        A request is counted once, however many times its scope is checked."""
+        state = scope.setdefault("state", {})
+        if STATE_KEY in state:
+            return
         item = self.items[kind]
         allowed = await self._limiter.hit(item, kind, principal_key)
         stats = await self._limiter.get_window_stats(item, kind, principal_key)
         reset = math.ceil(stats.reset_time)
-        scope.setdefault("state", {})[STATE_KEY] = (
+        state[STATE_KEY] = (
             item.amount,
             stats.remaining,
             reset,

@@ -77,7 +77,8 @@ def serve(
     path = sqlite_path(driver_url(settings.database_url))
     where = f"SQLite file {path}" if path else "PostgreSQL"
     print(f"buildstate: {settings.mode.value} mode, database: {where}", flush=True)
-    print(f"buildstate: API on http://{host}:{port}  (docs: /docs)", flush=True)
+    docs = "docs: /docs" if settings.api_docs_exposed else "docs off: BUILDSTATE_EXPOSE_API_DOCS"
+    print(f"buildstate: API on http://{host}:{port}  ({docs})", flush=True)
     uvicorn.run(
         "buildstate.server.app:create_app",
         factory=True,

@@ -15,10 +15,14 @@ from platformdirs import user_data_dir
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from buildstate.server.strength import GENERATE, password_weakness, secret_weakness
+
 DEV_API_KEY = "dev-key-12345"
 DEV_ADMIN_USERNAME = "admin"
 DEV_ADMIN_PASSWORD = "admin123"  # noqa: S105 - the seed's documented development password
 MIN_SECRET_LENGTH = 32
+MIN_API_KEY_LENGTH = 24
+MIN_ADMIN_PASSWORD_LENGTH = 12
 
 
 class Mode(StrEnum):
@@ -64,7 +68,8 @@ class Settings(BaseSettings):
     jwt_secret_key: str | None = Field(
         None,
         validation_alias=_env("JWT_SECRET_KEY"),
-        description="HMAC key for JWTs and API-token hashes. Required (≥32 chars) in production; "
+        description="HMAC key for JWTs and API-token hashes. Required in production (≥32 random "
+        "characters; known defaults, repeated patterns and runs are refused); "
         "development generates one and keeps it in the database.",
     )
     jwt_access_token_expire_minutes: int = Field(
@@ -139,6 +144,15 @@ class Settings(BaseSettings):
         validation_alias=_env("BUILDSTATE_AUTH_FAILURE_WINDOW_SECONDS"),
         description="The sliding window invalid credentials are counted in.",
     )
+    resume_live_seconds: int = Field(
+        300,
+        ge=0,
+        le=7 * 24 * 3600,
+        validation_alias=_env("BUILDSTATE_RESUME_LIVE_SECONDS"),
+        description="An in-progress build changed within this many seconds (its "
+        "`updated_at`) is live: `POST /resume` refuses it with 409 unless `force` is given. "
+        "0: in-progress builds are never live.",
+    )
     opentelemetry: bool = Field(
         False,
         validation_alias=_env("BUILDSTATE_OPENTELEMETRY"),
@@ -172,6 +186,18 @@ class Settings(BaseSettings):
         validation_alias=_env("BUILDSTATE_RATE_LIMIT_STORAGE"),
         description="Where the counters live: `memory://` (per server process), or a store "
         "of the `limits` library shared by every replica (e.g. `redis://host:6379`).",
+    )
+    expose_api_docs: bool | None = Field(
+        None,
+        validation_alias=_env("BUILDSTATE_EXPOSE_API_DOCS"),
+        description="Serve `/docs`, `/redoc` and `/openapi.json`. Unset: on in development, "
+        "off in production.",
+    )
+    expose_status_details: bool | None = Field(
+        None,
+        validation_alias=_env("BUILDSTATE_EXPOSE_STATUS_DETAILS"),
+        description="Say the version and the database backend in `GET /status` (null "
+        "otherwise). Unset: on in development, off in production.",
     )
     admin_password: str | None = Field(
         None,
@@ -233,6 +259,16 @@ class Settings(BaseSettings):
         return self.mode is Mode.production
 
     @property
+    def api_docs_exposed(self) -> bool:
+        return not self.is_production if self.expose_api_docs is None else self.expose_api_docs
+
+    @property
+    def status_details_exposed(self) -> bool:
+        if self.expose_status_details is None:
+            return not self.is_production
+        return self.expose_status_details
+
+    @property
     def effective_api_keys(self) -> list[str]:
         if self.is_production or DEV_API_KEY in self.api_keys:
             return list(self.api_keys)
@@ -241,26 +277,31 @@ class Settings(BaseSettings):
     def production_problems(self) -> list[str]:
         """What stops this configuration from running in production, as instructions."""
         problems: list[str] = []
-        secret = self.jwt_secret_key or ""
-        if len(secret) < MIN_SECRET_LENGTH:
+        if self.jwt_secret_key is None:
             problems.append(
-                f"set JWT_SECRET_KEY to a random string of at least {MIN_SECRET_LENGTH} "
-                "characters (for example: python -c "
-                '"import secrets; print(secrets.token_urlsafe(48))")'
+                f"set JWT_SECRET_KEY to at least {MIN_SECRET_LENGTH} random characters; "
+                f"generate one with {GENERATE}"
             )
-        for key in self.api_keys:
+        elif why := secret_weakness(self.jwt_secret_key, min_length=MIN_SECRET_LENGTH, min_bits=64):
+            problems.append(
+                f"JWT_SECRET_KEY {why}: use at least {MIN_SECRET_LENGTH} random characters; "
+                f"generate one with {GENERATE}"
+            )
+        for position, key in enumerate(self.api_keys, start=1):
             raw = key.partition(":")[0]
-            if raw == DEV_API_KEY or len(raw) < 24:
+            if why := secret_weakness(raw, min_length=MIN_API_KEY_LENGTH, min_bits=48):
                 problems.append(
-                    f"API_KEYS contains {raw[:4]}…, a default or short key: use keys of at "
-                    "least 24 random characters"
+                    f"API_KEYS entry {position} (api-key:{position}) {why}: use keys of at "
+                    f"least {MIN_API_KEY_LENGTH} random characters; generate one with {GENERATE}"
                 )
         if "*" in self.cors_origins:
             problems.append("BUILDSTATE_CORS_ORIGINS must list origins; '*' is refused")
         if self.admin_password is not None and (
-            self.admin_password == DEV_ADMIN_PASSWORD or len(self.admin_password) < 12
+            why := password_weakness(self.admin_password, min_length=MIN_ADMIN_PASSWORD_LENGTH)
         ):
             problems.append(
-                "BUILDSTATE_ADMIN_PASSWORD is the default or shorter than 12 characters"
+                f"BUILDSTATE_ADMIN_PASSWORD {why}: use at least {MIN_ADMIN_PASSWORD_LENGTH} "
+                "characters that are not a common password, a repeated pattern or a run "
+                "(a passphrase of several unrelated words works)"
             )
         return problems

@@ -3,6 +3,9 @@
 Everything a client sends passes through these, so that the database never sees what it
 cannot store: NUL characters and lone surrogates (PostgreSQL rejects both), integers
 beyond 64 bits, unbounded strings, or JSON nested deeper than anyone means.
+
+Every text field, parameter and header of every operation is :data:`STORABLE`;
+``tests/server/test_text_fields.py`` walks the OpenAPI schema to check that none forgets.
 """
 
 from __future__ import annotations
@@ -18,14 +21,21 @@ from pydantic import (
     AwareDatetime,
     BeforeValidator,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     StrictInt,
     StringConstraints,
 )
-from pydantic.json_schema import SkipJsonSchema
+from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
+from pydantic_core import CoreSchema, core_schema
 
 MAX_JSON_DEPTH = 16
 MAX_JSON_INT = 2**53  # what every JSON consumer (jq, JavaScript) reads exactly
 SLUG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+# The rule as OpenAPI states it, for clients and schemathesis: no NUL. Lone surrogates are
+# refused too, but a pattern cannot say so portably (schemathesis's and other regex engines
+# reject a surrogate range); JSON is the only way to send one, and that is tested.
+STORABLE_PATTERN = r"^[^\x00]*$"
 
 
 def _storable(value: str) -> str:
@@ -36,6 +46,26 @@ def _storable(value: str) -> str:
     except UnicodeEncodeError as exc:
         raise ValueError("must be valid Unicode (no lone surrogates)") from exc
     return value
+
+
+class _Storable:
+    """Refuses NUL characters and lone surrogates with a 422 that says so, and states the
+    NUL rule in the JSON schema as ``pattern`` (unless the type has a narrower one)."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(_storable, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.setdefault("pattern", STORABLE_PATTERN)
+        return json_schema
+
+
+STORABLE = _Storable()
 
 
 def _check_json(value: Any, depth: int = 0) -> None:
@@ -66,19 +96,18 @@ def _json_object(value: dict[str, Any]) -> dict[str, Any]:
 
 
 Name = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
-    AfterValidator(_storable),
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), STORABLE
 ]
-ShortText = Annotated[str, StringConstraints(max_length=255), AfterValidator(_storable)]
-FormText = Annotated[str, Form(min_length=1, max_length=255), AfterValidator(_storable)]
-LongText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_storable)]
-Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN), AfterValidator(_storable)]
+ShortText = Annotated[str, StringConstraints(max_length=255), STORABLE]
+LongText = Annotated[str, StringConstraints(max_length=10_000), STORABLE]
+# Passwords are hashed, never stored, but a lone surrogate cannot even be hashed.
+Password = Annotated[str, StringConstraints(max_length=1024), STORABLE]
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN), STORABLE]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
 StringMap = Annotated[
     dict[
-        Annotated[str, StringConstraints(min_length=1, max_length=63), AfterValidator(_storable)],
-        Annotated[str, StringConstraints(max_length=255), AfterValidator(_storable)],
+        Annotated[str, StringConstraints(min_length=1, max_length=63), STORABLE],
+        Annotated[str, StringConstraints(max_length=255), STORABLE],
     ],
     Field(max_length=64),
 ]
@@ -114,8 +143,11 @@ value); ``null`` is refused, and the schema does not offer it."""
 Skip = Annotated[int, Query(ge=0, le=2**31 - 1, description="Records to skip.")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Records to return, at most 1000.")]
 IncludeDeactivated = Annotated[bool, Query(description="Include soft-deleted records.")]
-PathId = Annotated[str, Path(max_length=200), AfterValidator(_storable)]
-QueryText = Annotated[str, Query(max_length=255), AfterValidator(_storable)]
+PathId = Annotated[str, Path(max_length=200), STORABLE]
+QueryText = Annotated[str, Query(max_length=255), STORABLE]
+# Form fields (`POST /token`).
+FormText = Annotated[str, Form(min_length=1, max_length=255), STORABLE]
+FormPassword = Annotated[str, Form(min_length=1, max_length=1024), STORABLE]
 
 
 def _utc(value: datetime) -> datetime:

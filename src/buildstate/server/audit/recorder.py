@@ -19,6 +19,7 @@ from buildstate.server.db.database import Database
 from buildstate.server.db.hooks import Change, CommitHooks
 from buildstate.server.db.rows import insert_row, record
 from buildstate.server.middleware import StatusWatch
+from buildstate.server.state import state_of
 
 log = logging.getLogger("buildstate.audit")
 
@@ -41,6 +42,11 @@ def _outcome(status: int) -> str:
     return _OUTCOMES.get(status, "error" if status >= 500 else "rejected")
 
 
+def _storable(text: str) -> str:
+    """A request path as PostgreSQL can store it: a NUL (``%00``) written as ``\\x00``."""
+    return text.replace("\x00", "\\x00")
+
+
 def record_for(scope: Scope, status: int) -> AuditRecord:
     state: dict[str, Any] = scope.get("state", {})
     principal = state.get("principal")
@@ -51,8 +57,8 @@ def record_for(scope: Scope, status: int) -> AuditRecord:
         AuditRecord,
         actor=getattr(principal, "actor", None) or state.get("login_username"),
         credential_id=getattr(principal, "credential_id", None),
-        action=f"{scope['method']} {template}"[:255],
-        target=scope["path"][:1024],
+        action=_storable(f"{scope['method']} {template}")[:255],
+        target=_storable(scope["path"])[:1024],
         outcome=_outcome(status),
         status_code=status,
         request_id=state.get("request_id"),
@@ -96,8 +102,8 @@ class AuditMiddleware:
                 await self._write(scope, watch.status)
 
     async def _write(self, scope: Scope, status: int) -> None:
-        db: Database | None = getattr(scope["app"].state, "db", None)
-        if db is None:
+        db: Database | None = getattr(state_of(scope["app"]), "db", None)
+        if db is None:  # the lifespan has not run (or failed)
             return
         entry = record_for(scope, status)
         try:

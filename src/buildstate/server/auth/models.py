@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from buildstate.server.db.base import Base
@@ -18,6 +18,13 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     scopes: Mapped[str] = mapped_column(String(64), doc="space-separated")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    credential_version: Mapped[int] = mapped_column(
+        Integer,
+        default=1,
+        server_default="1",
+        doc="Carried by every JWT (claim `cv`); bumped when the password changes, the user "
+        "is deactivated or reactivated, or loses scopes, which ends the JWTs issued before.",
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

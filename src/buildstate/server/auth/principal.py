@@ -23,7 +23,8 @@ from buildstate.server.auth.repository import AuthRepository
 from buildstate.server.db.database import Database
 from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Forbidden, Unauthorized
-from buildstate.server.ratelimit import RateLimits, RouteClass
+from buildstate.server.ratelimit import RouteClass
+from buildstate.server.state import state_of
 
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
@@ -90,6 +91,10 @@ BEARER = HTTPBearer(auto_error=False, description="A JWT from `POST /token` or a
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key or API token.")
 
 MISSING = "Authentication required. Use Bearer token or X-API-Key."
+STALE_JWT = (
+    "Token no longer valid: the user's password, scopes or status changed after it was "
+    "issued; log in again"
+)
 
 
 async def authenticate(request: Request) -> Principal:
@@ -98,7 +103,7 @@ async def authenticate(request: Request) -> Principal:
     known: Principal | None = getattr(request.state, "authenticated", None)
     if known is not None:
         return known
-    state = request.app.state
+    state = state_of(request.app)
     db: Database = state.db
     headers = request.headers
     api_key = headers.get("x-api-key")
@@ -150,19 +155,23 @@ def _from_token(repo: AuthRepository, keys: security.Keys, token_id: str, secret
 
 
 async def _from_jwt(token: str, request: Request, db: Database) -> Principal:
-    settings = request.app.state.settings
+    app = state_of(request.app)
+    settings = app.settings
     try:
         claims = security.decode_jwt(
-            request.app.state.keys,
+            app.keys,
             token,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )
     except security.InvalidToken as exc:
         raise Unauthorized("Invalid or expired token") from exc
+    # The one read a JWT costs: the user row, which also says whether the token is stale.
     user = await db.lookup(lambda session: AuthRepository(session).get_user(claims.user_id))
     if user is None or not user.is_active:
         raise Unauthorized("Invalid or expired token")
+    if user.credential_version != claims.credential_version:
+        raise Unauthorized(STALE_JWT)
     level = min(scope_level(claims.scopes), scope_level(user.scopes.split()))
     return Principal("user", f"jwt:{claims.token_id}", level, user.id, user.username)
 
@@ -191,7 +200,7 @@ def require(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
         principal = await authenticate(request)
         if principal.level < needed:
             raise Forbidden(message)
-        limits: RateLimits | None = request.app.state.rate_limits
+        limits = state_of(request.app).rate_limits
         if limits is not None:
             owner = principal.user_id or principal.credential_id
             await limits.spend(request.scope, owner, kind)

@@ -22,11 +22,12 @@ from buildstate.server.auth.schemas import (
 from buildstate.server.auth.service import AuthService, login, password_hash
 from buildstate.server.db.session import Work
 from buildstate.server.openapi import responses
-from buildstate.server.validation import FormText, Limit, PathId, Skip
+from buildstate.server.state import state_of
+from buildstate.server.validation import STORABLE, FormPassword, FormText, Limit, PathId, Skip
 
 
 async def _service(request: Request) -> Work[AuthService]:
-    state = request.app.state
+    state = state_of(request.app)
 
     def make(session: Session) -> AuthService:
         return AuthService(AuthRepository(session), state.settings, state.keys)
@@ -52,12 +53,14 @@ async def token(
     request: Request,
     svc: Service,
     username: FormText,
-    password: Annotated[str, Form(min_length=1, max_length=1024)],
-    scope: Annotated[str | None, Form(max_length=64, description="e.g. `read`")] = None,
+    password: FormPassword,
+    scope: Annotated[
+        Annotated[str, STORABLE] | None, Form(max_length=64, description="e.g. `read`")
+    ] = None,
 ) -> TokenResponse:
     """Exchange a username and password (OAuth2 password form) for a JWT."""
     address = _login_context(request, username)
-    throttle = request.app.state.login_throttle
+    throttle = state_of(request.app).login_throttle
     return await login(svc, throttle, (username, password), scope, address)
 
 
@@ -67,7 +70,7 @@ async def token(
 async def idm_login(request: Request, body: IdmLogin, svc: Service) -> TokenResponse:
     """The same as `POST /token`, with a JSON body (for IDM integrations)."""
     address = _login_context(request, body.username)
-    throttle = request.app.state.login_throttle
+    throttle = state_of(request.app).login_throttle
     return await login(svc, throttle, (body.username, body.password), None, address)
 
 

@@ -6,9 +6,14 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from buildstate.server.auth.principal import SCOPES, Scope
-from buildstate.server.validation import Name, ShortText
+from buildstate.server.validation import STORABLE, Name, Password, ShortText
 
-Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[
+    str,
+    StringConstraints(max_length=320, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"),
+    STORABLE,
+]
+NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=1024), STORABLE]
 
 
 def _read_only() -> list[Scope]:
@@ -40,19 +45,19 @@ class TokenResponse(BaseModel):
 
 class IdmLogin(_Strict):
     username: ShortText
-    password: str = Field(max_length=1024)
+    password: Password
 
 
 class UserCreate(_Scoped):
     username: Name = Field(pattern=r"^[A-Za-z0-9._@-]{1,64}$", examples=["newuser"])
     email: Email | None = None
-    password: str = Field(min_length=8, max_length=1024)
+    password: NewPassword
     scopes: list[Scope] = Field(default_factory=_read_only, min_length=1)
 
 
 class UserUpdate(_Scoped):
     email: Email | None = None
-    password: str | None = Field(None, min_length=8, max_length=1024)
+    password: NewPassword | None = None
     scopes: list[Scope] | None = Field(None, min_length=1)
     is_active: bool | None = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from buildstate.server.db.types import utcnow
 JWT_ALGORITHM = "HS256"
 JWT_TYPE = "at+jwt"  # RFC 9068: access tokens say what they are
 TOKEN_PREFIX = "bst_"  # noqa: S105 - lets secret scanners recognise a leaked buildstate token
+_TOKEN_ID = re.compile(r"[0-9a-f]{16}")  # secrets.token_hex(8)
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so both paths cost the same.
@@ -58,6 +60,7 @@ class AccessClaims:
     user_id: str
     scopes: tuple[str, ...]
     token_id: str
+    credential_version: int
 
 
 def issue_jwt(
@@ -65,6 +68,7 @@ def issue_jwt(
     *,
     user_id: str,
     username: str,
+    credential_version: int,
     scopes: Sequence[str],
     ttl: timedelta,
     issuer: str,
@@ -82,6 +86,7 @@ def issue_jwt(
         "nbf": now,
         "exp": expires,
         "jti": uuid.uuid4().hex,
+        "cv": credential_version,  # the user's, when issued; see User.credential_version
     }
     token = jwt.encode(claims, keys.jwt_key, algorithm=JWT_ALGORITHM, headers={"typ": JWT_TYPE})
     return token, expires
@@ -98,17 +103,23 @@ def decode_jwt(keys: Keys, token: str, *, issuer: str, audience: str) -> AccessC
             algorithms=[JWT_ALGORITHM],
             audience=audience,
             issuer=issuer,
-            options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud", "jti"]},
+            options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud", "jti", "cv"]},
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc
     scope = claims.get("scope", "")
-    if not isinstance(scope, str) or not isinstance(claims["sub"], str):
+    version = claims["cv"]
+    if (
+        not isinstance(scope, str)
+        or not isinstance(claims["sub"], str)
+        or type(version) is not int  # not a bool, not a float
+    ):
         raise InvalidToken("malformed claims")
     return AccessClaims(
         user_id=claims["sub"],
         scopes=tuple(scope.split()),
         token_id=str(claims["jti"]),
+        credential_version=version,
     )
 
 
@@ -123,7 +134,8 @@ def split_api_token(token: str) -> tuple[str, str] | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     token_id, sep, secret = token[len(TOKEN_PREFIX) :].partition("_")
-    if not sep or len(token_id) != 16 or not secret:
+    # The id is looked up in the database: only what new_api_token makes gets that far.
+    if not sep or not _TOKEN_ID.fullmatch(token_id) or not secret:
         return None
     return token_id, secret
 

@@ -82,6 +82,7 @@ class AuthService:
             self.keys,
             user_id=user.id,
             username=user.username,
+            credential_version=user.credential_version,
             scopes=scopes_up_to(level),
             ttl=ttl,
             issuer=self.settings.jwt_issuer,
@@ -125,6 +126,7 @@ class AuthService:
         self, user_id: str, body: UserUpdate, by: Principal, new_hash: str | None
     ) -> UserRead:
         user = self._user(user_id)
+        ends_jwts = new_hash is not None
         if body.email is not None:
             user.email = body.email
         if new_hash is not None:
@@ -134,12 +136,16 @@ class AuthService:
                 raise Forbidden("Cannot grant scopes above your own")
             if "admin" not in body.scopes:
                 self._keep_an_admin(user)
+            ends_jwts |= scope_level(body.scopes) < scope_level(user.scopes.split())
             user.scopes = " ".join(body.scopes)
         if body.is_active is not None:
             if not body.is_active:
                 self._keep_an_admin(user)
                 self.repo.revoke_user_tokens(user.id)
+            ends_jwts |= body.is_active != user.is_active
             user.is_active = body.is_active
+        if ends_jwts:
+            self._end_jwts(user)
         self.repo.session.flush()
         return user_read(user)
 
@@ -147,6 +153,8 @@ class AuthService:
         """Deactivate (users stay for the record) and revoke every token they hold."""
         user = self._user(user_id)
         self._keep_an_admin(user)
+        if user.is_active:
+            self._end_jwts(user)  # they stay dead if the user is ever reactivated
         user.is_active = False
         self.repo.revoke_user_tokens(user.id)
         self.repo.session.flush()
@@ -197,6 +205,12 @@ class AuthService:
         if user is None:
             raise NotFound(f"User with id {user_id!r} not found")
         return user
+
+    @staticmethod
+    def _end_jwts(user: User) -> None:
+        """Every JWT issued to ``user`` so far stops working (see ``credential_version``).
+        Incremented in SQL, so that concurrent changes cannot both write the same number."""
+        user.credential_version = User.credential_version + 1
 
     def _keep_an_admin(self, user: User) -> None:
         if self.repo.active_admin_ids() == [user.id]:

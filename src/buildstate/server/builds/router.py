@@ -5,21 +5,22 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import AfterValidator, WithJsonSchema
 from sqlalchemy.orm import Session
 
 from buildstate.server.auth.principal import ReadScope, WriteScope
 from buildstate.server.builds import schemas as s
 from buildstate.server.builds.repository import BuildFilters, BuildRepository
+from buildstate.server.builds.resume import ResumeService
 from buildstate.server.builds.service import BuildService
 from buildstate.server.builds.statemachine import BuildStatus
 from buildstate.server.db.session import Work, work
 from buildstate.server.http import json_response
 from buildstate.server.idempotency.service import IdempotencyDep
 from buildstate.server.openapi import responses
-from buildstate.server.routing import Route, fast
-from buildstate.server.validation import Limit, PathId, QueryMoment, QueryText, Skip
+from buildstate.server.routing import fast
+from buildstate.server.validation import STORABLE, Limit, PathId, QueryMoment, QueryText, Skip
 
 
 def _service(session: Session) -> BuildService:
@@ -27,12 +28,13 @@ def _service(session: Session) -> BuildService:
 
 
 Service = Annotated[Work[BuildService], Depends(work(_service))]
-router = APIRouter(prefix="/builds", tags=["builds"], route_class=Route)
+router = APIRouter(prefix="/builds", tags=["builds"])
 # Reads return JSON bytes (see views.to_json); response_model documents them. What
 # pipelines send most is @fast (see routing).
 WRITE_ERRORS = responses(401, 403, 404, 409, 422)
 READ_ERRORS = responses(401, 403, 404, 422)
-_LABEL_FILTER = re.compile(r"^[^=]+=")  # a key, "=", then the value (which may be empty)
+# A key, "=", then the value (which may be empty); no NUL (validation.STORABLE_PATTERN).
+_LABEL_FILTER = re.compile(r"^[^=\x00]+=[^\x00]*$")
 _LABEL_FILTER_LENGTH = (2, 63 + 1 + 255)  # the longest key, "=", the longest value
 
 
@@ -42,13 +44,12 @@ def _label_filter(item: str) -> str:
         raise ValueError(
             f"must look like key=value: a key, '=', then the value ({longest} characters at most)"
         )
-    if "\x00" in item:
-        raise ValueError("must not contain NUL characters")
     return item
 
 
 LabelFilter = Annotated[
     str,
+    STORABLE,
     AfterValidator(_label_filter),
     WithJsonSchema(
         {
@@ -75,7 +76,7 @@ async def _filters(
     created_after: QueryMoment | None = None,
     created_before: QueryMoment | None = None,
 ) -> BuildFilters:
-    pairs = tuple(item.partition("=")[::2] for item in label or [])
+    pairs = tuple((key, value) for key, _, value in (item.partition("=") for item in label or []))
     return BuildFilters(
         project_id=project_id,
         status=status,
@@ -148,28 +149,38 @@ async def list_artifacts(build_id: PathId, _: ReadScope, svc: Service) -> list[s
     return await svc.lookup(BuildService.artifacts, build_id)
 
 
+async def _resumes(request: Request) -> Work[ResumeService]:
+    live_seconds = request.app.state.settings.resume_live_seconds
+    return Work(request, lambda session: ResumeService(BuildRepository(session), live_seconds))
+
+
+Resumes = Annotated[Work[ResumeService], Depends(_resumes)]
+
+
 @router.get("/{build_id}/resume", response_model=s.ResumePlan, responses=READ_ERRORS)
 async def resume_plan(
     build_id: PathId,
     _: ReadScope,
-    svc: Service,
+    svc: Resumes,
     from_state: Annotated[int | None, Query(ge=0, le=100)] = None,
 ) -> s.ResumePlan:
     """Where a resume would start: the last checkpoint, the next state, what is skipped."""
-    return await svc.lookup(BuildService.resume_plan, build_id, from_state)
+    return await svc.lookup(ResumeService.resume_plan, build_id, from_state)
 
 
 @router.post("/{build_id}/resume", response_model=s.ResumePlan, responses=WRITE_ERRORS)
 async def resume(
     build_id: PathId,
     _: WriteScope,
-    svc: Service,
+    svc: Resumes,
     idem: IdempotencyDep,
     body: Annotated[s.ResumeRequest | None, Body()] = None,
 ) -> Response:
-    """Start the next attempt from the last checkpoint (or `from_state`)."""
+    """Start the next attempt from the last checkpoint (or `from_state`). 409 while the
+    current attempt is live (in progress, recently active) unless `force`, and when
+    `expected_attempt` is no longer the current attempt: of concurrent resumes, one wins."""
     request = body or s.ResumeRequest()
-    return await svc.write_once(idem, 200, request, BuildService.resume, build_id, request)
+    return await svc.write_once(idem, 200, request, ResumeService.resume, build_id, request)
 
 
 @router.post("/{build_id}/cancel", response_model=s.Build, responses=WRITE_ERRORS)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictInt, model_validator
 
 from buildstate.server.builds.statemachine import BuildStatus, StateStatus
 from buildstate.server.catalog.schemas import Strict
@@ -17,6 +17,15 @@ from buildstate.server.validation import (
     ShortText,
     StateCode,
     StringMap,
+)
+
+Attempt = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
+_FENCE = (
+    "The attempt this report belongs to (optional): the `attempt` that `POST /resume` (or "
+    "the previous report) returned. When given, the report is accepted only while that "
+    "attempt is the build's current one, so a worker left on a superseded attempt cannot "
+    "write into the newest; otherwise 409, naming the current attempt (also for a number "
+    "above it, which has not started). Left out: no check."
 )
 
 
@@ -87,6 +96,7 @@ class StateReport(Strict):
     artifact_size_bytes: BigCount | None = None
     artifact_checksum: ShortText | None = Field(None, examples=["sha256:abcdef…"])
     artifact_metadata: JsonObject | None = None
+    attempt: Attempt | None = Field(None, description=_FENCE, examples=[2])
 
     @property
     def has_artifact(self) -> bool:
@@ -123,7 +133,10 @@ class StateReported(BaseModel):
     artifact_size_bytes: int | None
     artifact_checksum: str | None
     artifact_metadata: dict[str, Any] | None
-    attempt: int
+    attempt: int = Field(
+        description="The attempt the state was recorded in: the one to name from now on "
+        "(a report that retries a failed build starts the next attempt)."
+    )
     build_status: BuildStatus
     timestamp: datetime
 
@@ -134,6 +147,7 @@ class FailureReport(Strict):
     error_details: JsonObject | None = None
     is_retryable: bool = True
     failure_type: ShortText | None = Field(None, examples=["PACKER_TIMEOUT"])
+    attempt: Attempt | None = Field(None, description=_FENCE, examples=[2])
 
 
 class HistoryEntry(BaseModel):
@@ -175,13 +189,31 @@ class ResumeRequest(Strict):
         None, description="Resume from this checkpoint instead of the latest one."
     )
     message: LongText | None = None
+    force: bool = Field(
+        False,
+        description="Resume even though the current attempt is live (in progress and active "
+        "within the server's `BUILDSTATE_RESUME_LIVE_SECONDS`, 300 by default): its worker "
+        "is superseded, and its further reports that name their attempt get 409.",
+    )
+    expected_attempt: Attempt | None = Field(
+        None,
+        description="Resume only if the build's current attempt is this one; otherwise 409 "
+        "and nothing changes. Makes a retried resume safe: it never starts a second attempt.",
+        examples=[1],
+    )
 
 
 class ResumePlan(BaseModel):
     build_id: str
     status: BuildStatus
-    attempt: int
-    can_resume: bool
+    attempt: int = Field(
+        description="The current attempt; after `POST /resume`, the new one: the attempt to "
+        "name in the new worker's reports."
+    )
+    can_resume: bool = Field(
+        description="Whether `POST /resume` without `force` would start a new attempt: the "
+        "build is failed, or in progress with no activity for the live period."
+    )
     reason: str
     resume_from_state: int | None = Field(description="The checkpoint's state; null = start over.")
     checkpoint: Artifact | None

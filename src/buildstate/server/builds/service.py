@@ -1,4 +1,4 @@
-"""Builds: creation, state reports, failures, resume and cancel.
+"""Builds: creation, state reports, failures and cancel (resume: :mod:`resume`).
 
 Every change to a build happens here, under the build's row lock, in the request's one
 transaction, together with the history row it appends and the counters it moves.
@@ -33,7 +33,7 @@ from buildstate.server.builds.statemachine import (
 )
 from buildstate.server.db.rows import record
 from buildstate.server.db.types import utcnow
-from buildstate.server.errors import Conflict, NotFound, Unprocessable
+from buildstate.server.errors import Conflict, NotFound
 
 _STATE_STATUSES = frozenset(s.value for s in StateStatus)
 
@@ -71,10 +71,6 @@ class BuildService:
     def artifacts(self, build_id: str) -> list[s.Artifact]:
         self._build(build_id)
         return [views.artifact(a) for a in self.repo.artifacts(build_id)]
-
-    def resume_plan(self, build_id: str, from_state: int | None = None) -> s.ResumePlan:
-        row = self._build(build_id)
-        return self._plan(row, from_state)
 
     # -- writes ------------------------------------------------------------------------
     def create(self, body: s.BuildCreate, by: Principal) -> s.Build:
@@ -124,7 +120,9 @@ class BuildService:
     def report_state(self, build_id: str, body: s.StateReport) -> s.StateReported:
         row = self._build(build_id, for_update=True)
         rules = self._rules(row)
-        outcome = sm.report_state(self._snapshot(row), rules, body.state_code, body.status)
+        outcome = sm.report_state(
+            self._snapshot(row), rules, body.state_code, body.status, body.attempt
+        )
         state = self._append(
             row, outcome, body.state_code, body.status, body.message, body.metadata
         )
@@ -160,7 +158,7 @@ class BuildService:
     def record_failure(self, build_id: str, body: s.FailureReport) -> s.Failure:
         row = self._build(build_id, for_update=True)
         rules = self._rules(row)
-        outcome = sm.record_failure(self._snapshot(row), rules, body.state_code)
+        outcome = sm.record_failure(self._snapshot(row), rules, body.state_code, body.attempt)
         state = self._append(
             row, outcome, body.state_code, StateStatus.failed, body.error_message, None
         )
@@ -174,29 +172,6 @@ class BuildService:
             details=body.error_details,
         )
         return views.failure(failure)
-
-    def resume(self, build_id: str, body: s.ResumeRequest) -> s.ResumePlan:
-        row = self._build(build_id, for_update=True)
-        outcome = sm.start_resume(self._snapshot(row))
-        plan = self._plan(row, body.from_state)
-        # From the checkpoint; without one, from the first state (the project's, if defined).
-        start = plan.checkpoint.state_code if plan.checkpoint else (plan.next_state or 0)
-        where = (
-            f"checkpoint at state {start}" if plan.checkpoint else "the beginning (no checkpoint)"
-        )
-        message = body.message or f"Resumed from {where}; attempt {row.attempt} ended"
-        self._append(
-            row,
-            outcome,
-            start,
-            StateStatus.in_progress,
-            message,
-            {
-                "resumed_from_attempt": row.attempt,
-                "checkpoint_artifact_id": plan.checkpoint.id if plan.checkpoint else None,
-            },
-        )
-        return plan.model_copy(update={"status": BuildStatus(row.status), "attempt": row.attempt})
 
     def cancel(self, build_id: str, body: s.CancelRequest) -> s.Build:
         row = self._build(build_id, for_update=True)
@@ -297,44 +272,3 @@ class BuildService:
         )
         self.repo.add(failure)
         return failure
-
-    def _plan(self, row: Build, from_state: int | None) -> s.ResumePlan:
-        checkpoints = self.repo.artifacts(row.id, checkpoints_only=True)
-        if from_state is not None:
-            matching = [c for c in checkpoints if c.state_code == from_state]
-            if not matching and from_state != 0:
-                have = sorted({c.state_code for c in checkpoints})
-                raise Unprocessable(
-                    f"build {row.id} has no checkpoint at state {from_state}; checkpoints: "
-                    f"{', '.join(map(str, have)) or 'none'} (or 0 to start over)"
-                )
-            checkpoints = matching
-        best = max(checkpoints, key=lambda c: (c.state_code, c.id), default=None)
-        point = sm.resume_point(
-            self._rules(row),
-            best.state_code if best else None,
-            self.repo.reported_codes(row.id),
-        )
-        status = BuildStatus(row.status)
-        can = status in (BuildStatus.failed, BuildStatus.in_progress)
-        if status is BuildStatus.pending:
-            reason = "the build has not started; there is nothing to resume"
-        elif not can:
-            reason = f"the build is {status.value}; it cannot be resumed"
-        elif best is None:
-            reason = "no checkpoint yet: a resume starts from the beginning"
-        else:
-            reason = (
-                f"resume from the checkpoint of state {best.state_code} (attempt {best.attempt})"
-            )
-        return s.ResumePlan(
-            build_id=row.id,
-            status=status,
-            attempt=row.attempt,
-            can_resume=can,
-            reason=reason,
-            resume_from_state=point.from_state,
-            checkpoint=views.artifact(best) if best else None,
-            next_state=point.next_state,
-            skipped_states=point.skipped,
-        )

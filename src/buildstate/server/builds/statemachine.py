@@ -16,8 +16,13 @@ A build has a ``status`` and a ``current_state`` (a code 0–100) and runs in nu
    simply retries needs no extra call). Otherwise it needs ``POST /resume``.
 6. Resume (failed or in-progress builds) starts the next attempt at the last checkpoint:
    the highest state that was reported ``completed`` with an artifact (or, with no
-   checkpoint, at the project's first state).
+   checkpoint, at the project's first state). An in-progress build whose last activity is
+   recent (its attempt is *live*) is resumed only when forced.
 7. A failure is accepted from a pending or in-progress build at or above its current state.
+8. Fencing: a state report or failure that names its attempt is accepted only while that
+   attempt is the build's current one (a report naming the current attempt of a failed
+   build may still start the next attempt, as in rule 5). A resume that names the attempt
+   it expects to supersede happens only if that attempt is still the current one.
 """
 
 from __future__ import annotations
@@ -92,6 +97,12 @@ class Snapshot:
     last_state_status: StateStatus | None  # of the newest history row
     last_failure_retryable: bool | None = None  # of the newest failure, if failed
     last_failure_blocking: bool | None = None
+    idle_seconds: float = 0.0  # since the build's last change (``updated_at``)
+
+    def live(self, live_seconds: float) -> bool:
+        """Whether the current attempt is running and was heard from within
+        ``live_seconds``: a resume would run beside it."""
+        return self.status is BuildStatus.in_progress and self.idle_seconds < live_seconds
 
 
 @dataclass(frozen=True)
@@ -111,7 +122,30 @@ def _resume_hint(snap: Snapshot) -> str:
     return f"POST /builds/{snap.build_id}/resume to start attempt {snap.attempt + 1}"
 
 
-def report_state(snap: Snapshot, rules: Rules, code: int, status: StateStatus) -> Outcome:
+def _check_attempt(snap: Snapshot, attempt: int | None) -> None:
+    """Fencing (rule 8): a report naming ``attempt`` is taken only while it is current.
+
+    A number above the current attempt is refused with 409 too, not 422: the request is
+    well formed, it is the build's state that makes it unacceptable (the same number is
+    accepted once a resume starts that attempt), and a worker treats both alike: stop."""
+    if attempt is None or attempt == snap.attempt:
+        return
+    current = f"the current attempt is {snap.attempt} (build {snap.status.value})"
+    if attempt < snap.attempt:
+        raise Conflict(
+            f"attempt {attempt} of build {snap.build_id} is no longer current: {current}; "
+            f"a worker of attempt {attempt} must stop reporting"
+        )
+    raise Conflict(
+        f"attempt {attempt} of build {snap.build_id} has not started: {current}; send the "
+        "attempt that the resume (or the last state report) returned"
+    )
+
+
+def report_state(
+    snap: Snapshot, rules: Rules, code: int, status: StateStatus, attempt: int | None = None
+) -> Outcome:
+    _check_attempt(snap, attempt)
     if snap.status in FROZEN:
         raise _frozen(snap)
     rules.check_code(code)
@@ -148,7 +182,8 @@ def report_state(snap: Snapshot, rules: Rules, code: int, status: StateStatus) -
     return Outcome(BuildStatus.in_progress, attempt)
 
 
-def record_failure(snap: Snapshot, rules: Rules, code: int) -> Outcome:
+def record_failure(snap: Snapshot, rules: Rules, code: int, attempt: int | None = None) -> Outcome:
+    _check_attempt(snap, attempt)
     if snap.status in FROZEN:
         raise _frozen(snap)
     rules.check_code(code)
@@ -165,7 +200,21 @@ def record_failure(snap: Snapshot, rules: Rules, code: int) -> Outcome:
     return Outcome(BuildStatus.failed, snap.attempt)
 
 
-def start_resume(snap: Snapshot) -> Outcome:
+def start_resume(
+    snap: Snapshot,
+    *,
+    live_seconds: float = 0.0,
+    force: bool = False,
+    expected_attempt: int | None = None,
+) -> Outcome:
+    """The next attempt, unless the build is frozen or pending, the current attempt is not
+    ``expected_attempt``, or it is live (see :meth:`Snapshot.live`) and not ``force``d."""
+    if expected_attempt is not None and expected_attempt != snap.attempt:
+        raise Conflict(
+            f"build {snap.build_id} is at attempt {snap.attempt} ({snap.status.value}), not "
+            f"at the expected attempt {expected_attempt}: it was resumed or retried "
+            "meanwhile; nothing was changed"
+        )
     if snap.status in FROZEN:
         raise _frozen(snap)
     if snap.status is BuildStatus.pending:
@@ -173,7 +222,19 @@ def start_resume(snap: Snapshot) -> Outcome:
             f"build {snap.build_id} has not started; there is nothing to resume "
             "(report its first state instead)"
         )
+    if not force and snap.live(live_seconds):
+        raise Conflict(live_refusal(snap, live_seconds))
     return Outcome(BuildStatus.in_progress, snap.attempt + 1)
+
+
+def live_refusal(snap: Snapshot, live_seconds: float) -> str:
+    """Why a live attempt is not resumed without ``force``, and what would be accepted."""
+    return (
+        f"build {snap.build_id} is in progress in attempt {snap.attempt}, last active "
+        f"{snap.idle_seconds:.0f} s ago (live for {live_seconds:g} s after its last "
+        "activity): a resume would run a second worker beside it. Resume once it has been "
+        f'idle that long, or send "force": true to supersede attempt {snap.attempt}'
+    )
 
 
 def cancel(snap: Snapshot) -> Outcome:

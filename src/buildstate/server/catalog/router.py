@@ -12,7 +12,7 @@ from buildstate.server.auth.principal import AdminScope, ReadScope, WriteScope
 from buildstate.server.catalog.crud import CatalogRepository, CatalogService, CatalogSpec, etag
 from buildstate.server.db.session import Work, work
 from buildstate.server.openapi import responses
-from buildstate.server.validation import IncludeDeactivated, Limit, PathId, Skip
+from buildstate.server.validation import STORABLE, IncludeDeactivated, Limit, PathId, Skip
 
 
 def catalog_router(spec: CatalogSpec) -> APIRouter:
@@ -82,7 +82,8 @@ def catalog_router(spec: CatalogSpec) -> APIRouter:
         svc: Service,
         response: Response,
         if_match: Annotated[
-            str | None, Header(max_length=300, description="ETag from a GET: 412 if stale.")
+            Annotated[str, STORABLE] | None,
+            Header(max_length=300, description="ETag from a GET: 412 if stale."),
         ] = None,
     ) -> Any:
         entry = await svc.write(CatalogService.update, entry_id, body, if_match)

@@ -12,10 +12,10 @@ from buildstate.server.dashboard.service import DashboardService, PlatformStats,
 from buildstate.server.db.session import Work, work
 from buildstate.server.http import json_response
 from buildstate.server.openapi import responses
-from buildstate.server.routing import Route, fast
+from buildstate.server.routing import fast
 from buildstate.server.validation import PathId
 
-router = APIRouter(prefix="/dashboard", tags=["dashboard"], route_class=Route)
+router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 
 Service = Annotated[Work[DashboardService], Depends(work(DashboardService))]
 

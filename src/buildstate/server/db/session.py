@@ -17,9 +17,9 @@ from fastapi import Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from buildstate.server.db.database import Database
-from buildstate.server.db.hooks import Change, CommitHooks
+from buildstate.server.db.hooks import Change
 from buildstate.server.db.prepared import driver_of
+from buildstate.server.state import state_of
 
 if TYPE_CHECKING:
     from buildstate.server.idempotency.service import Idempotency
@@ -32,9 +32,9 @@ P = ParamSpec("P")
 class Work(Generic[S]):
     def __init__(self, request: Request, make: Callable[[Session], S]) -> None:
         self.request = request
-        state = request.app.state
-        self.db: Database = state.db
-        self.hooks: CommitHooks = state.hooks
+        state = state_of(request.app)
+        self.db = state.db
+        self.hooks = state.hooks
         self.make = make
 
     async def read(self, fn: Callable[Concatenate[S, P], T], *args: P.args, **kw: P.kwargs) -> T:

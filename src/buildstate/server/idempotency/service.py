@@ -24,10 +24,11 @@ from buildstate.server.db.types import utcnow
 from buildstate.server.errors import Conflict, Unprocessable
 from buildstate.server.http import json_response
 from buildstate.server.idempotency.models import IdempotencyRecord
+from buildstate.server.validation import STORABLE
 
 KEY_LENGTH = (1, 255)
 KeyHeader = Annotated[
-    str | None,
+    Annotated[str, STORABLE] | None,
     Header(
         alias="Idempotency-Key",
         min_length=KEY_LENGTH[0],

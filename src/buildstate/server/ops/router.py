@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from buildstate._version import __version__
 from buildstate.server.db.database import Database
 from buildstate.server.db.types import utcnow
+from buildstate.server.state import state_of
 
 router = APIRouter(tags=["health"])
 
@@ -29,12 +30,15 @@ class Ready(BaseModel):
     reason: str | None = None
 
 
+_HIDDEN = "Null unless BUILDSTATE_EXPOSE_STATUS_DETAILS (on in development, off in production)."
+
+
 class Status(BaseModel):
-    version: str
+    version: str | None = Field(description=f"The server's version. {_HIDDEN}")
     uptime: int
     status: Literal["running", "degraded"]
     database: str
-    database_backend: str
+    database_backend: str | None = Field(description=f"`sqlite` or `postgresql`. {_HIDDEN}")
     mode: str
     timestamp: datetime
 
@@ -62,7 +66,7 @@ async def root() -> Health:
 @router.get("/ready", response_model=Ready, responses={503: {"model": Ready}})
 async def ready(request: Request, response: Response) -> Ready:
     """Readiness: the database answers. 503 with the reason when it does not."""
-    problem = await _database_ok(request.app.state.db)
+    problem = await _database_ok(state_of(request.app).db)
     if problem:
         response.status_code = 503
     return Ready(
@@ -75,15 +79,17 @@ async def ready(request: Request, response: Response) -> Ready:
 
 @router.get("/status", response_model=Status)
 async def status(request: Request) -> Status:
-    """Version, uptime in seconds, and the state of each component."""
-    state = request.app.state
+    """Version, uptime in seconds, and the state of each component (the version and the
+    database backend only where configured to say them, see `version`)."""
+    state = state_of(request.app)
     problem = await _database_ok(state.db)
+    details = state.settings.status_details_exposed
     return Status(
-        version=__version__,
+        version=__version__ if details else None,
         uptime=int(time.monotonic() - state.started),
         status="running" if problem is None else "degraded",
         database="connected" if problem is None else "unavailable",
-        database_backend=state.db.dialect,
+        database_backend=state.db.dialect if details else None,
         mode=state.settings.mode.value,
         timestamp=utcnow(),
     )

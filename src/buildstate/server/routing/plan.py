@@ -1,22 +1,17 @@
-"""Per-route behaviour through one route class: the operations pipelines and dashboards
-send most are answered without FastAPI's general-purpose request handler.
+"""A fast route's plan: its endpoint's arguments resolved the way FastAPI resolves them,
+compiled once from FastAPI's own description of the route (``dependant``: dependencies in
+order, path, query, header and cookie parameters, the JSON body field).
 
-Between routing and the endpoint, FastAPI's handler parses the content type, then solves
-the endpoint's dependencies and parameters by walking their description, recursively, on
-every request: about as much CPU as a state report's own work on the event loop (figures
-in ``bench/RESULTS.md``). A route declared with :func:`fast` is answered by a
-:class:`_Plan` compiled once, at start-up, from FastAPI's own description of that route
-(``dependant``: its dependencies in order, its path, query and header parameters, its
-body field), so there is one definition of each operation and no second list to keep in
-step. The plan does the same steps in the same order with FastAPI's own validators; what
-it does not handle it refuses when the application is built (:func:`compile_fast_routes`),
-never at a request.
-
-Any request the plan cannot answer plainly (a body that is not ``application/json``, JSON
-that does not decode, a parameter or body that does not validate) goes to FastAPI's own
-handler, which answers exactly as it always does (the 422 and its wording are FastAPI's).
-Exceptions raised by a dependency or the endpoint propagate like in FastAPI: the handler
-solves dependencies in the same order with the same inputs, so it would raise the same.
+The plan does FastAPI's steps in FastAPI's order with FastAPI's own validators: the body
+is read and decoded, the dependencies run (each once per request, as with ``use_cache``),
+then parameters and body are validated. Whatever it cannot do plainly (a body that is not
+``application/json``, JSON that does not decode, a value that does not validate) raises
+:class:`PassOn`: FastAPI's handler then answers, exactly as it always does (the 422 and its
+wording are FastAPI's). An exception raised by a dependency is the one FastAPI's handler
+would raise too: it runs the same dependencies, in the same order, on the same inputs.
+What a plan cannot do at all (a sync or generator dependency, ``BackgroundTasks``, a
+``Response`` parameter, an endpoint that returns anything but a ``Response``) is refused
+when the plan is compiled, never at a request.
 """
 
 from __future__ import annotations
@@ -24,79 +19,19 @@ from __future__ import annotations
 import inspect
 import json
 import typing
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import HTTPException
-from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.telemetry import get_telemetry_data
-from starlette.routing import BaseRoute
-
-E = TypeVar("E", bound=Callable[..., Awaitable[Response]])
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-FastPlans = dict[int, "_Plan"]  # by id() of the route (routes are not hashable)
 
 
 class PassOn(Exception):
     """The plan cannot answer this request plainly: FastAPI's handler will."""
-
-
-def fast(endpoint: E) -> E:
-    """Answer this endpoint's requests with a compiled plan (see the module doc). The
-    endpoint must be a coroutine returning a ``Response``; its dependencies coroutines
-    taking the request and header, query or path parameters."""
-    endpoint.__dict__["fast_route"] = True
-    return endpoint
-
-
-class Route(APIRoute):
-    """The route class of the application's routers: FastAPI's handler, or for a
-    :func:`fast` endpoint the plan :func:`compile_fast_routes` compiled for the app."""
-
-    def get_route_handler(self) -> Handler:
-        standard = super().get_route_handler()
-        if not getattr(self.endpoint, "fast_route", False):
-            return standard
-
-        async def handler(request: Request) -> Response:
-            plans: FastPlans = request.app.state.fast_plans
-            plan = plans.get(id(self))
-            overrides = request.app.dependency_overrides
-            if plan is None or (overrides and not plan.calls.isdisjoint(overrides)):
-                return await standard(request)
-            try:
-                call = await plan.solve(request)
-            except PassOn:
-                return await standard(request)
-            return await call
-
-        return handler
-
-
-def compile_fast_routes(routes: list[BaseRoute]) -> FastPlans:
-    """The plan of every :func:`fast` route, as the application includes it (with its
-    routers' dependencies), for ``app.state.fast_plans``; a route without a plan there is
-    answered by FastAPI's handler. Raises ``TypeError`` for a fast route the plan cannot
-    serve, and for one included twice (which of its plans applies would be ambiguous).
-    """
-    compiled: FastPlans = {}
-    for context in iter_route_contexts(routes):
-        route = context.original_route
-        if not (isinstance(route, Route) and getattr(route.endpoint, "fast_route", False)):
-            continue
-        if id(route) in compiled:
-            raise TypeError(f"fast route {route.path} is included twice")
-        if context.body_field is not None and len(context.dependant.body_params) != 1:
-            raise TypeError(f"fast route {route.path}: one body parameter at most")
-        compiled[id(route)] = _Plan(
-            _compile(context.dependant, route.path, top=True),
-            context.dependant.body_params[0] if context.body_field is not None else None,
-        )
-    return compiled
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +118,17 @@ def _compile(dependant: Dependant, path: str, *, top: bool = False) -> _Step:
     )
 
 
+def compile_plan(dependant: Dependant, path: str) -> Plan:
+    """The plan of the route ``dependant`` describes (as included: with its routers'
+    dependencies); ``TypeError`` if a plan cannot serve it."""
+    if len(dependant.body_params) > 1:
+        raise TypeError(f"fast route {path}: one body parameter at most")
+    body = dependant.body_params[0] if dependant.body_params else None
+    return Plan(_compile(dependant, path, top=True), body)
+
+
 @dataclass(frozen=True, slots=True)
-class _Plan:
+class Plan:
     endpoint: _Step
     body: Any  # FastAPI's ModelField of the JSON body, if the endpoint takes one
 
