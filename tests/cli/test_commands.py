@@ -453,6 +453,8 @@ def test_server_start_calls_serve(monkeypatch: pytest.MonkeyPatch) -> None:
     anywhere = "0.0.0.0"  # noqa: S104 - passed through, nothing binds here
     result = bldst("server", "start", "--host", anywhere, "--workers", "2", "--production")
     assert result.exit_code == 0, result.stderr
+    apart = bldst("server", "start", "--no-services")
+    assert apart.exit_code == 0, apart.stderr
     assert calls == [
         {
             "host": anywhere,
@@ -460,7 +462,16 @@ def test_server_start_calls_serve(monkeypatch: pytest.MonkeyPatch) -> None:
             "workers": 2,
             "reload": False,
             "production": True,
-        }
+            "services": True,
+        },
+        {
+            "host": "127.0.0.1",
+            "port": 8080,
+            "workers": 1,
+            "reload": False,
+            "production": False,
+            "services": False,
+        },
     ]
 
 

@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 from buildstate.server.app import create_app
 from buildstate.server.builds.models import Build
 from buildstate.server.settings import Settings
+from buildstate.server.state import state_of
 from tests.conftest import ADMIN
 
 CHECKPOINT = {
@@ -53,7 +54,7 @@ def failed_build(client: TestClient, new_build: Any) -> str:
 
 def idle_for(client: TestClient, build_id: str, seconds: float) -> None:
     """Make the build's last change ``seconds`` old, as if its worker had gone quiet."""
-    db = client.app.state.db  # type: ignore[attr-defined]
+    db = state_of(client.app).db  # type: ignore[arg-type]
     then = datetime.now(UTC) - timedelta(seconds=seconds)
 
     def age(session: Session) -> None:

@@ -20,6 +20,7 @@ from buildstate.server.http import json_response
 from buildstate.server.idempotency.service import IdempotencyDep
 from buildstate.server.openapi import responses
 from buildstate.server.routing import fast
+from buildstate.server.state import state_of
 from buildstate.server.validation import STORABLE, Limit, PathId, QueryMoment, QueryText, Skip
 
 
@@ -150,7 +151,7 @@ async def list_artifacts(build_id: PathId, _: ReadScope, svc: Service) -> list[s
 
 
 async def _resumes(request: Request) -> Work[ResumeService]:
-    live_seconds = request.app.state.settings.resume_live_seconds
+    live_seconds = state_of(request.app).settings.resume_live_seconds
     return Work(request, lambda session: ResumeService(BuildRepository(session), live_seconds))
 
 
