@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from buildstate.server.middleware import BodyTooLarge
+from buildstate.server.middleware import BodyRefused
 
 log = logging.getLogger("buildstate.errors")
 
@@ -100,8 +100,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail
-        if isinstance(exc.__cause__, BodyTooLarge):  # FastAPI re-raises it as a 400
-            return error_response(request, 413, str(exc.__cause__))
+        refused = exc.__cause__
+        if isinstance(refused, BodyRefused):  # FastAPI re-raises it as a 400
+            return error_response(request, refused.status, str(refused), {"Connection": "close"})
         if exc.status_code == 400 and exc.__cause__ is not None:
             # FastAPI's 400 for a body it could not even decode (e.g. not UTF-8): the same
             # 422 a malformed JSON body gets, saying why.
