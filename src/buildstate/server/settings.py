@@ -147,7 +147,7 @@ class Settings(BaseSettings):
         description="The window invalid credentials are counted in.",
     )
     password_hash_concurrency: int = Field(
-        2,
+        1,
         ge=1,
         le=64,
         validation_alias=_env("BUILDSTATE_PASSWORD_HASH_CONCURRENCY"),

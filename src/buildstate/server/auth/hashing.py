@@ -5,7 +5,7 @@ known user or not (see :func:`security.verify_password`), so a flood of logins w
 otherwise take every core and every API request would wait behind it. Here:
 
 - at most ``concurrency`` hashes run at once, on threads of their own;
-- those threads run at a lower CPU priority (Linux: nice 10), so a hash gets the cores
+- those threads run at the lowest CPU priority (Linux: nice 19), so a hash gets the cores
   that requests do not need, and API-key and JWT requests keep theirs;
 - at most ``queue`` more wait; beyond that a login (or a password change) gets 503 with
   ``Retry-After`` at once, without hashing.
@@ -28,7 +28,7 @@ from buildstate.server.errors import DomainError
 
 log = logging.getLogger("buildstate.auth")
 T = TypeVar("T")
-NICENESS = 10  # CFS gives such a thread a tenth of a core that normal threads want
+NICENESS = 19  # CFS gives such a thread ~1.5 % of a core that normal threads want
 
 
 class HashingBusy(DomainError):
