@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,7 @@ def relaxed_settings(url: str) -> Settings:
         BUILDSTATE_AUTO_MIGRATE=False,
         BUILDSTATE_LOGIN_MAX_FAILURES=1_000_000,
         BUILDSTATE_LOGIN_MAX_FAILURES_PER_ADDRESS=1_000_000,
+        BUILDSTATE_LOGIN_MAX_FAILURES_PER_USER=1_000_000,
         BUILDSTATE_AUTH_MAX_FAILURES_PER_ADDRESS=1_000_000,
         **UNREACHED_RATE_LIMITS,
     )
@@ -161,34 +163,43 @@ def live_server(settings: Settings) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def server_process(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``bldst server start`` as a real process (development mode) on a free port, over the
-    test database; yields its base URL and stops it afterwards."""
+@contextmanager
+def bldst_server(database_url: str, log: Path, **env: str) -> Iterator[str]:
+    """``bldst server start`` as a real process (development mode) on a free port, over
+    ``database_url`` with ``env`` added to the environment; yields its base URL."""
     port = free_port()
     bldst = Path(sys.executable).with_name("bldst")
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    env = {
+    environ = {
         **os.environ,
-        "DATABASE_URL": settings.database_url,
+        "DATABASE_URL": database_url,
         "LOG_LEVEL": "warning",
         **UNREACHED_RATE_LIMITS,
+        **env,
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(bldst), "server", "start", "--port", str(port)],
-            env=env,
+            env=environ,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_for_port(port, timeout=30)
+        try:
+            wait_for_port(port, timeout=30)
+        except TimeoutError:
+            pytest.fail(f"bldst server start did not listen: {log.read_text()}")
         yield f"http://127.0.0.1:{port}"
-    except TimeoutError:
-        pytest.fail(f"bldst server start did not listen: {log.read_text()}")
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def server_process(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``bldst server start`` over the test database (see :func:`bldst_server`)."""
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with bldst_server(settings.database_url, log) as url:
+        yield url
 
 
 def token_headers(

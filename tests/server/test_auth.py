@@ -33,6 +33,7 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("POST", "/users/{user_id}/tokens"): "admin",
     ("GET", "/users/{user_id}/tokens"): "admin",
     ("DELETE", "/users/{user_id}/tokens/{token_id}"): "admin",
+    ("DELETE", "/users/{user_id}/lockout"): "admin",
     ("POST", "/projects/{project_id}/state-codes"): "write",
     ("GET", "/projects/{project_id}/state-codes"): "read",
     ("GET", "/projects/{project_id}/state-codes/{state_code_id}"): "read",

@@ -20,9 +20,11 @@ from buildstate.server import bootstrap
 from buildstate.server.audit import recorder
 from buildstate.server.audit.recorder import AuditMiddleware
 from buildstate.server.audit.router import router as audit_router
+from buildstate.server.auth.credential_throttle import CredentialThrottle
+from buildstate.server.auth.hashing import PasswordHashing
 from buildstate.server.auth.principal import document_security, parse_static_keys
 from buildstate.server.auth.router import router as auth_router
-from buildstate.server.auth.throttle import BadCredentialThrottle, LoginThrottle
+from buildstate.server.auth.throttle import LoginThrottle
 from buildstate.server.builds.router import router as builds_router
 from buildstate.server.catalog.resources import ALL as CATALOG
 from buildstate.server.catalog.router import catalog_router
@@ -75,6 +77,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
     finally:
         gc.unfreeze()  # collectable again, e.g. when tests start many apps in one process
+        state.password_hashing.close()
         await to_thread.run_sync(db.close)
 
 
@@ -106,7 +109,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         login_throttle=LoginThrottle(
             settings.login_max_failures,
             settings.login_max_failures_per_address,
+            settings.login_max_failures_per_user,
             settings.login_window_seconds,
+        ),
+        password_hashing=PasswordHashing(
+            settings.password_hash_concurrency, settings.password_hash_queue
         ),
         rate_limits=(
             RateLimits(
@@ -147,11 +154,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
         )
     app.add_middleware(
-        BadCredentialThrottle,
-        limit=settings.auth_max_failures_per_address,
+        CredentialThrottle,
+        per_address=settings.auth_max_failures_per_address,
+        per_credential=settings.auth_max_failures_per_credential,
         window_seconds=settings.auth_failure_window_seconds,
     )
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout=settings.body_timeout_seconds,
+    )
     app.add_middleware(AuditMiddleware)  # outermost: sees every response, even a 413
     # FastAPI tries routes in order, at a cost per route: the hot ones go first.
     app.include_router(builds_router)
@@ -169,8 +181,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's schema, plus what it cannot see: the credential schemes (see
-    ``document_security``), 413 on every operation with a body and 503 on every operation
-    that uses the database (both from middleware)."""
+    ``document_security``), 408 and 413 on every operation with a body and 503 on every
+    operation that uses the database (all from middleware)."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(
@@ -181,6 +193,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         for operation in path.values():
             if "requestBody" in operation:
                 operation["responses"].setdefault("413", {"description": "Request body too large"})
+                operation["responses"].setdefault("408", {"description": "Request body too slow"})
             if path_name not in ("/health", "/ready", "/status"):
                 operation["responses"].setdefault(
                     "503", {"description": "Database busy or saturated; retry after Retry-After"}

@@ -62,11 +62,26 @@ class TooManyRequests(DomainError):
     status_code = 429
 
 
-class BodyTooLarge(Exception):
-    """Raised while a request body is read, once it passes the limit (see middleware)."""
+class BodyRefused(Exception):
+    """A request body the server will not read to its end (raised while it is read, see
+    middleware): answered with ``status`` and the connection closed (the rest of the body
+    may still be on its way)."""
+
+    status = 400
+
+
+class BodyTooLarge(BodyRefused):
+    status = 413
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"Request body is larger than {limit} bytes")
+
+
+class BodyTooSlow(BodyRefused):
+    status = 408
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"Request body did not arrive within {seconds:g} seconds")
 
 
 def request_id_of(request: Request) -> str | None:
@@ -134,8 +149,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail
-        if isinstance(exc.__cause__, BodyTooLarge):  # FastAPI re-raises it as a 400
-            return error_response(request, 413, str(exc.__cause__))
+        refused = exc.__cause__
+        if isinstance(refused, BodyRefused):  # FastAPI re-raises it as a 400
+            return error_response(request, refused.status, str(refused), {"Connection": "close"})
         if exc.status_code == 400 and exc.__cause__ is not None:
             # FastAPI's 400 for a body it could not even decode (e.g. not UTF-8): the same
             # 422 a malformed JSON body gets, saying why.

@@ -1,9 +1,10 @@
 """Pure-ASGI middleware (cheaper than BaseHTTPMiddleware on every request):
-request ids, security headers, and the request body limit.
+request ids, security headers, and the request body's limits (size and time).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -12,7 +13,7 @@ from contextvars import ContextVar
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from buildstate.server.errors import BodyTooLarge
+from buildstate.server.errors import BodyRefused, BodyTooLarge, BodyTooSlow
 from buildstate.server.ratelimit import rate_limit_headers
 
 log = logging.getLogger("buildstate.errors")
@@ -47,9 +48,10 @@ class StatusWatch:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout: float) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,24 +87,34 @@ class RequestContextMiddleware:
                 return
             length = headers.get(b"content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-                await self._too_large(send_with_headers, rid)
+                await self._refuse(send_with_headers, rid, BodyTooLarge(self.max_body_bytes))
                 return
             received = 0
+            # A body is on its way unless the headers say there is none.
+            pending = b"transfer-encoding" in headers or (length is not None and length != b"0")
+            deadline = asyncio.get_running_loop().time() + self.body_timeout
 
             async def limited_receive() -> Message:
-                nonlocal received
-                message = await receive()
+                nonlocal received, pending
+                if not pending:
+                    return await receive()
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        message = await receive()
+                except TimeoutError:
+                    raise BodyTooSlow(self.body_timeout) from None
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > self.max_body_bytes:
                         raise BodyTooLarge(self.max_body_bytes)
+                    pending = message.get("more_body", False)
                 return message
 
             try:
                 await self.app(scope, limited_receive, send_with_headers)
-            except BodyTooLarge:
+            except BodyRefused as refused:
                 if not started:
-                    await self._too_large(send_with_headers, rid)
+                    await self._refuse(send_with_headers, rid, refused)
             except Exception:
                 # Rendered here, not by Starlette's outermost handler, so that even a 500
                 # carries the request id and the security headers.
@@ -112,9 +124,10 @@ class RequestContextMiddleware:
         finally:
             request_id_var.reset(token)
 
-    async def _too_large(self, send: Send, rid: str) -> None:
-        detail = str(BodyTooLarge(self.max_body_bytes))
-        await send_json(send, 413, {"detail": detail, "request_id": rid}, close=True)
+    async def _refuse(self, send: Send, rid: str, refused: BodyRefused) -> None:
+        await send_json(
+            send, refused.status, {"detail": str(refused), "request_id": rid}, close=True
+        )
 
     async def _error(self, send: Send, rid: str) -> None:
         detail = "Internal server error; the server log has the details"

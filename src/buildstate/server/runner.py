@@ -87,7 +87,12 @@ def serve(
         workers=None if reload else workers,
         reload=reload,
         log_level=settings.log_level,
-        proxy_headers=True,
+        # X-Forwarded-For names the client only when a proxy we trust sent it: from anyone
+        # else it would let a client choose its own throttling key and audited address.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_keep_alive=settings.keepalive_timeout_seconds,
+        limit_concurrency=settings.max_connections,
         server_header=False,
     )
 

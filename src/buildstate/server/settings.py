@@ -6,6 +6,7 @@ Environment names follow the seed service README (``DATABASE_URL``, ``API_KEYS``
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -117,32 +118,91 @@ class Settings(BaseSettings):
         5,
         ge=1,
         validation_alias=_env("BUILDSTATE_LOGIN_MAX_FAILURES"),
-        description="Failed logins per username within the window before 429.",
+        description="Failed logins per username from one client address before that pair "
+        "backs off exponentially (429 with Retry-After: 1 s, 2 s, 4 s … after each further "
+        "failure). The owner logging in from elsewhere is not affected.",
     )
     login_max_failures_per_address: int = Field(
         20,
         ge=1,
         validation_alias=_env("BUILDSTATE_LOGIN_MAX_FAILURES_PER_ADDRESS"),
-        description="Failed logins per client address within the window before 429.",
+        description="Failed logins per client address (any usernames) before logins from it "
+        "back off, except for usernames that have logged in from it before.",
+    )
+    login_max_failures_per_user: int = Field(
+        50,
+        ge=1,
+        validation_alias=_env("BUILDSTATE_LOGIN_MAX_FAILURES_PER_USER"),
+        description="Failed logins per username (any addresses) before logins to it from "
+        "addresses it has not logged in from back off; a correct password from a known "
+        "address, or an admin (`DELETE /users/{id}/lockout`), ends it.",
     )
     login_window_seconds: int = Field(
         900,
         ge=1,
         validation_alias=_env("BUILDSTATE_LOGIN_WINDOW_SECONDS"),
-        description="The sliding window failed logins are counted in.",
+        description="Failed logins are forgotten this long after the last one; also the "
+        "longest backoff.",
     )
     auth_max_failures_per_address: int = Field(
         50,
         ge=1,
         validation_alias=_env("BUILDSTATE_AUTH_MAX_FAILURES_PER_ADDRESS"),
-        description="Requests with an invalid API key or token per client address within "
-        "the window before that address's credentialed requests get 429 (before any work).",
+        description="Requests with an invalid API key or token per client address within the "
+        "window before that address's credentials are checked before any routing: invalid "
+        "ones get 429, valid ones go on.",
+    )
+    auth_max_failures_per_credential: int = Field(
+        10,
+        ge=1,
+        validation_alias=_env("BUILDSTATE_AUTH_MAX_FAILURES_PER_CREDENTIAL"),
+        description="The same, per credential (an API token's id, else the key or JWT).",
     )
     auth_failure_window_seconds: int = Field(
         60,
         ge=1,
         validation_alias=_env("BUILDSTATE_AUTH_FAILURE_WINDOW_SECONDS"),
-        description="The sliding window invalid credentials are counted in.",
+        description="The window invalid credentials are counted in.",
+    )
+    password_hash_concurrency: int = Field(
+        1,
+        ge=1,
+        le=64,
+        validation_alias=_env("BUILDSTATE_PASSWORD_HASH_CONCURRENCY"),
+        description="Password hashes (logins, password changes) computed at once per worker, "
+        "at a lower CPU priority than requests.",
+    )
+    password_hash_queue: int = Field(
+        16,
+        ge=0,
+        validation_alias=_env("BUILDSTATE_PASSWORD_HASH_QUEUE"),
+        description="Logins that may wait for a hashing slot; more get 503 with Retry-After.",
+    )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("BUILDSTATE_FORWARDED_ALLOW_IPS", "FORWARDED_ALLOW_IPS"),
+        description="Comma-separated addresses (or networks) of proxies whose "
+        "X-Forwarded-For / X-Forwarded-Proto are believed. Empty: none are.",
+    )
+    body_timeout_seconds: float = Field(
+        30,
+        gt=0,
+        validation_alias=_env("BUILDSTATE_BODY_TIMEOUT_SECONDS"),
+        description="A request body that has not fully arrived this long after the request's "
+        "headers gets 408 and the connection is closed.",
+    )
+    keepalive_timeout_seconds: int = Field(
+        5,
+        ge=1,
+        validation_alias=_env("BUILDSTATE_KEEPALIVE_TIMEOUT_SECONDS"),
+        description="An idle keep-alive connection is closed after this long.",
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        validation_alias=_env("BUILDSTATE_MAX_CONNECTIONS"),
+        description="Connections (or requests in progress) per worker beyond which requests "
+        "get 503; keep it below the open-file limit (`ulimit -n`).",
     )
     resume_live_seconds: int = Field(
         300,
@@ -206,7 +266,7 @@ class Settings(BaseSettings):
         "created at start (production's way to bootstrap the first admin).",
     )
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "cors_origins", "forwarded_allow_ips", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
@@ -221,6 +281,20 @@ class Settings(BaseSettings):
             if scope and scope not in ("read", "write", "admin"):
                 raise ValueError(f"unknown scope {scope!r} in API_KEYS: use read, write or admin")
         return keys
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            try:
+                if entry != "*":
+                    ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} in BUILDSTATE_FORWARDED_ALLOW_IPS is not an IP address or "
+                    "network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+                ) from None
+        return entries
 
     @field_validator("database_url")
     @classmethod

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 
 if TYPE_CHECKING:
+    from buildstate.server.auth.hashing import PasswordHashing
     from buildstate.server.auth.principal import StaticKey
     from buildstate.server.auth.security import Keys
     from buildstate.server.auth.throttle import LoginThrottle
@@ -25,6 +26,7 @@ class AppState:
     started: float  # time.monotonic() when the app was made
     static_keys: list[StaticKey]
     login_throttle: LoginThrottle
+    password_hashing: PasswordHashing
     rate_limits: RateLimits | None
     hooks: CommitHooks
     # Set by the lifespan; reading one before it has run is an AttributeError.

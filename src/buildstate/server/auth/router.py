@@ -60,8 +60,10 @@ async def token(
 ) -> TokenResponse:
     """Exchange a username and password (OAuth2 password form) for a JWT."""
     address = _login_context(request, username)
-    throttle = state_of(request.app).login_throttle
-    return await login(svc, throttle, (username, password), scope, address)
+    state = state_of(request.app)
+    return await login(
+        svc, state.login_throttle, state.password_hashing, (username, password), scope, address
+    )
 
 
 @router.post(
@@ -70,8 +72,11 @@ async def token(
 async def idm_login(request: Request, body: IdmLogin, svc: Service) -> TokenResponse:
     """The same as `POST /token`, with a JSON body (for IDM integrations)."""
     address = _login_context(request, body.username)
-    throttle = state_of(request.app).login_throttle
-    return await login(svc, throttle, (body.username, body.password), None, address)
+    state = state_of(request.app)
+    credentials = (body.username, body.password)
+    return await login(
+        svc, state.login_throttle, state.password_hashing, credentials, None, address
+    )
 
 
 @users.get("/me", response_model=UserRead, responses=responses(401))
@@ -81,8 +86,9 @@ async def me(principal: Authenticated, svc: Service) -> UserRead:
 
 
 @users.post("", status_code=201, response_model=UserRead, responses=responses(401, 403, 409, 422))
-async def create_user(body: UserCreate, _: AdminScope, svc: Service) -> UserRead:
-    return await svc.write(AuthService.create_user, body, await password_hash(body.password))
+async def create_user(request: Request, body: UserCreate, _: AdminScope, svc: Service) -> UserRead:
+    hashed = await password_hash(state_of(request.app).password_hashing, body.password)
+    return await svc.write(AuthService.create_user, body, hashed)
 
 
 @users.get("", response_model=list[UserRead], responses=responses(401, 403, 422))
@@ -99,9 +105,10 @@ async def get_user(user_id: PathId, _: AdminScope, svc: Service) -> UserRead:
 
 @users.put("/{user_id}", response_model=UserRead, responses=responses(401, 403, 404, 409, 422))
 async def update_user(
-    user_id: PathId, body: UserUpdate, principal: AdminScope, svc: Service
+    request: Request, user_id: PathId, body: UserUpdate, principal: AdminScope, svc: Service
 ) -> UserRead:
-    new_hash = None if body.password is None else await password_hash(body.password)
+    hashing = state_of(request.app).password_hashing
+    new_hash = None if body.password is None else await password_hash(hashing, body.password)
     return await svc.write(AuthService.update_user, user_id, body, principal, new_hash)
 
 
@@ -146,6 +153,20 @@ async def list_tokens(user_id: PathId, _: AdminScope, svc: Service) -> list[ApiT
 async def revoke_token(user_id: PathId, token_id: PathId, _: AdminScope, svc: Service) -> Response:
     """Revoke a token; it stops working at once."""
     await svc.write(AuthService.revoke_token, user_id, token_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@users.delete(
+    "/{user_id}/lockout",
+    status_code=204,
+    response_class=Response,
+    responses=responses(401, 403, 404, 422),
+)
+async def unlock(request: Request, user_id: PathId, _: AdminScope, svc: Service) -> Response:
+    """End the user's login lockout and backoffs, from every address (in the worker
+    process that answers: each counts failed logins on its own)."""
+    user = await svc.lookup(AuthService.get_user, user_id)
+    state_of(request.app).login_throttle.unlock(user.username)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,133 +1,158 @@
-"""Throttling of failed logins (per username and per client address) and of invalid
-credentials (per client address), over sliding windows.
+"""Counting failed logins and invalid credentials, in bounded memory.
 
+Password logins (:class:`LoginThrottle`, after OWASP's authentication cheat sheet) slow an
+attacker down without locking the owner out:
+
+- per client address *and* username, an exponential backoff: after ``per_pair`` failures
+  the pair waits 1 s, then 2, 4, … (at most the window) after each further failure. An
+  attacker elsewhere never delays the owner;
+- per address (any usernames, against password spraying) and per username (any address,
+  against a distributed guess) a limit beyond which the same backoff applies, except to a
+  username logging in from an address where it has logged in before ("known good").
+
+A correct password from a known-good address, or an admin, ends a username's lockout.
 In-process: each worker counts on its own, so N workers allow up to N times the limits.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import time
-from collections import OrderedDict, deque
-
-from starlette.types import ASGIApp, Receive, Scope, Send
+from collections import OrderedDict
+from dataclasses import dataclass
 
 from buildstate.server.errors import TooManyRequests
-from buildstate.server.middleware import StatusWatch, send_json
 
-log = logging.getLogger("buildstate.auth")
-
-_MAX_KEYS = 100_000  # bounded memory under a flood of made-up usernames
+_MAX_KEYS = 100_000  # bounded memory under a flood of made-up usernames or credentials
+_GOOD_ADDRESSES_PER_USER = 8
 
 
-class SlidingWindow:
-    """Failure times per key within the last ``window`` seconds (bounded memory)."""
+class FailureCounter:
+    """Failures per key as a leaky bucket: each adds 1 and the level leaks ``limit`` per
+    ``window`` seconds. A key is over the limit once ``limit`` failures came faster than
+    that, and stays over it while they keep coming. Two floats per key, at most
+    ``_MAX_KEYS`` keys (the least recently failed are forgotten first)."""
 
-    def __init__(self, window_seconds: float) -> None:
-        self.window = window_seconds
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+    def __init__(self, limit: int, window_seconds: float) -> None:
+        self.limit = limit
+        self._rate = limit / window_seconds
+        self._levels: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
-    def retry_after(self, key: str, limit: int) -> int | None:
-        """Seconds until ``key`` is under ``limit`` again, or ``None`` if it is now."""
-        now = time.monotonic()
-        failures = self._recent(key, now)
-        if failures is None or len(failures) < limit:
-            return None
-        return max(1, math.ceil(failures[0] + self.window - now))
+    def retry_after(self, key: str) -> int | None:
+        """Seconds until ``key`` is under the limit again, or ``None`` if it is now."""
+        excess = self._level(key, time.monotonic()) - (self.limit - 1)
+        return max(1, math.ceil(excess / self._rate)) if excess > 0 else None
 
     def add(self, key: str) -> None:
         now = time.monotonic()
-        failures = self._recent(key, now)
-        if failures is None:
-            failures = self._failures[key] = deque()
-        failures.append(now)
-        self._failures.move_to_end(key)
-        while len(self._failures) > _MAX_KEYS:
-            self._failures.popitem(last=False)
+        self._levels[key] = (self._level(key, now) + 1, now)
+        self._levels.move_to_end(key)
+        while len(self._levels) > _MAX_KEYS:
+            self._levels.popitem(last=False)
+
+    def _level(self, key: str, now: float) -> float:
+        level, since = self._levels.get(key, (0.0, now))
+        return max(0.0, level - (now - since) * self._rate)
+
+
+@dataclass
+class _Streak:
+    failures: int
+    last: float
+    blocked_until: float
+
+
+class Backoff:
+    """Failures per key, forgotten ``window`` seconds after the last one. From the
+    ``limit``-th on, each failure blocks the key for twice as long as the previous one
+    (1 s, 2 s, 4 s …, at most the window)."""
+
+    def __init__(self, limit: int, window_seconds: float) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self._streaks: OrderedDict[str, _Streak] = OrderedDict()
+
+    def retry_after(self, key: str) -> int | None:
+        streak = self._streaks.get(key)
+        now = time.monotonic()
+        if streak is None or streak.blocked_until <= now:
+            return None
+        return max(1, math.ceil(streak.blocked_until - now))
+
+    def add(self, key: str) -> None:
+        now = time.monotonic()
+        streak = self._streaks.pop(key, None)
+        if streak is None or now - streak.last > self.window:
+            streak = _Streak(0, now, now)
+        streak.failures += 1
+        streak.last = now
+        if streak.failures >= self.limit:
+            wait = min(self.window, 2.0 ** min(streak.failures - self.limit, 32))
+            streak.blocked_until = now + wait
+        self._streaks[key] = streak
+        while len(self._streaks) > _MAX_KEYS:
+            self._streaks.popitem(last=False)
 
     def clear(self, key: str) -> None:
-        self._failures.pop(key, None)
+        self._streaks.pop(key, None)
 
-    def _recent(self, key: str, now: float) -> deque[float] | None:
-        failures = self._failures.get(key)
-        if failures is None:
-            return None
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        return failures
+    def clear_ending(self, suffix: str) -> None:
+        """Forget every key that ends with ``suffix`` (a scan: for rare admin actions)."""
+        for key in [k for k in self._streaks if k.endswith(suffix)]:
+            del self._streaks[key]
 
 
 class LoginThrottle:
-    def __init__(self, per_user: int, per_address: int, window_seconds: float) -> None:
-        self.limits = {"user": per_user, "address": per_address}
-        self._window = SlidingWindow(window_seconds)
+    def __init__(self, per_pair: int, per_address: int, per_user: int, window: float) -> None:
+        self._pairs = Backoff(per_pair, window)
+        self._addresses = Backoff(per_address, window)
+        self._users = Backoff(per_user, window)
+        self._good: OrderedDict[str, OrderedDict[str, None]] = OrderedDict()
 
     def check(self, username: str, address: str | None) -> None:
-        """Raise 429 (with ``Retry-After``) if either key has too many recent failures."""
-        for kind, key in self._keys(username, address):
-            wait = self._window.retry_after(key, self.limits[kind])
+        """Raise 429 (with ``Retry-After``) if this login has to wait."""
+        checks = [(self._pairs, _pair(username, address), "this username from this address")]
+        if not self._known_good(username, address):
+            if address:
+                checks.append((self._addresses, address, "this address"))
+            checks.append((self._users, username, "this username from new addresses"))
+        for backoff, key, what in checks:
+            wait = backoff.retry_after(key)
             if wait is not None:
                 raise TooManyRequests(
-                    f"Too many failed logins for this {'user' if kind == 'user' else 'address'};"
-                    f" retry in {wait} seconds",
+                    f"Too many failed logins for {what}; retry in {wait} seconds",
                     headers={"Retry-After": str(wait)},
                 )
 
     def failed(self, username: str, address: str | None) -> None:
-        for _, key in self._keys(username, address):
-            self._window.add(key)
-
-    def succeeded(self, username: str) -> None:
-        self._window.clear(f"user:{username}")
-
-    @staticmethod
-    def _keys(username: str, address: str | None) -> list[tuple[str, str]]:
-        keys = [("user", f"user:{username}")]
+        self._pairs.add(_pair(username, address))
         if address:
-            keys.append(("address", f"address:{address}"))
-        return keys
+            self._addresses.add(address)
+        self._users.add(username)
+
+    def succeeded(self, username: str, address: str | None) -> None:
+        """A correct password: the pair's and the username's failures are forgotten, and
+        the address becomes known good for the username."""
+        self._pairs.clear(_pair(username, address))
+        self._users.clear(username)
+        if address:
+            good = self._good.pop(username, None) or OrderedDict()
+            good[address] = None
+            good.move_to_end(address)
+            while len(good) > _GOOD_ADDRESSES_PER_USER:
+                good.popitem(last=False)
+            self._good[username] = good
+            while len(self._good) > _MAX_KEYS:
+                self._good.popitem(last=False)
+
+    def unlock(self, username: str) -> None:
+        """An admin ends the username's lockout and backoffs, from every address."""
+        self._users.clear(username)
+        self._pairs.clear_ending(_pair(username, ""))
+
+    def _known_good(self, username: str, address: str | None) -> bool:
+        return address is not None and address in self._good.get(username, ())
 
 
-class BadCredentialThrottle:
-    """ASGI middleware: once an address has presented too many invalid credentials within
-    the window, its requests that carry a credential get 429 at once, before routing,
-    authentication or the database. A flood of bad API keys then costs about what
-    ``/health`` costs, and legitimate clients elsewhere do not notice it.
-
-    Only requests that present a credential (``X-API-Key`` or ``Authorization``) count
-    and are refused: probes without one still get their 401. In-process, like
-    :class:`LoginThrottle`.
-    """
-
-    def __init__(self, app: ASGIApp, limit: int, window_seconds: float) -> None:
-        self.app = app
-        self.limit = limit
-        self._window = SlidingWindow(window_seconds)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        client = scope.get("client")
-        if scope["type"] != "http" or not client or not _has_credential(scope):
-            await self.app(scope, receive, send)
-            return
-        address = client[0]
-        wait = self._window.retry_after(address, self.limit)
-        if wait is not None:
-            state = scope.setdefault("state", {})
-            state["audited"] = True  # logged once below, not audited per refused request
-            detail = f"Too many invalid credentials from this address; retry in {wait} seconds"
-            payload = {"detail": detail, "request_id": state.get("request_id", "-")}
-            await send_json(
-                send, 429, payload, close=False, headers=[(b"retry-after", b"%d" % wait)]
-            )
-            return
-        watch = StatusWatch(send, default=0)
-        await self.app(scope, receive, watch)
-        if watch.status == 401:
-            self._window.add(address)
-            if self._window.retry_after(address, self.limit) is not None:
-                log.warning("refusing credentials from %s for a while: too many invalid", address)
-
-
-def _has_credential(scope: Scope) -> bool:
-    return any(name in (b"x-api-key", b"authorization") for name, _ in scope["headers"])
+def _pair(username: str, address: str | None) -> str:
+    return f"{address if address is not None else '-'}|{username}"
