@@ -16,7 +16,9 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     func,
+    or_,
     select,
     text,
     type_coerce,
@@ -32,7 +34,7 @@ from buildstate.server.builds.models import (
     BuildProjectCounter,
     BuildState,
 )
-from buildstate.server.builds.views import build_json
+from buildstate.server.builds.views import Page, build_json
 from buildstate.server.catalog.crud import CatalogSpec
 from buildstate.server.catalog.resources import IMAGE_TYPES, OS_VERSIONS, PLATFORMS, PROJECTS
 from buildstate.server.db.base import Base
@@ -44,6 +46,10 @@ from buildstate.server.db.types import UTCDateTime
 from buildstate.server.projects.models import StateCodeDefinition
 
 _Q = TypeVar("_Q", bound=Select[Any])
+# The most bytes a page of builds is built with (about 150 builds at the largest labels
+# and metadata accepted, 100 of them at that size fit), unless its first build alone
+# weighs more (one stored before the limits of validation.py).
+PAGE_BYTES = 4 * 1024 * 1024
 # Reads select from the tables (Core rows, no ORM objects): several times cheaper per row.
 _BUILDS = Build.__table__
 _FAILURES = BuildFailure.__table__
@@ -182,40 +188,41 @@ def _build_json(sql: SqlDialect) -> Label[str]:
 
 
 @lru_cache(maxsize=256)
-def _page_query(names: tuple[str, ...], labels: int, json_by: str | None) -> Prepared:
-    newest_first = (_BUILDS.c.created_at.desc(), _BUILDS.c.id.desc())
-    if json_by is None:
-        query = select(_BUILDS)
-    else:
-        sql = SQL_DIALECTS[json_by]
-        query = select(_build_json(sql), _BUILDS.c.created_at, _BUILDS.c.id)
-    query = _where(query.select_from(_BUILDS), names, labels).order_by(*newest_first)
-    query = query.offset(bindparam("skip")).limit(bindparam("limit"))
-    if json_by is None:
-        return Prepared(query)
+def _page_query(names: tuple[str, ...], labels: int, dialect: str) -> Prepared:
+    sql = SQL_DIALECTS[dialect]
+    query = select(_build_json(sql), _BUILDS.c.created_at, _BUILDS.c.id).select_from(_BUILDS)
+    query = _where(query, names, labels).order_by(_BUILDS.c.created_at.desc(), _BUILDS.c.id.desc())
+    page = query.offset(bindparam("skip")).limit(bindparam("limit")).subquery()
+    # Each build's bytes in the body: its JSON and the comma (or bracket) after it.
+    size = sql.byte_length(page.c.build) + 1
+    upto = sql.running_total(size, (page.c.created_at.desc(), page.c.id.desc()))
+    columns = (page.c.build, page.c.created_at, page.c.id, size.label("size"), upto.label("upto"))
+    sized = select(*columns).subquery()
+    # A build is kept while the body stays within the budget; the first one always is.
+    kept = or_(sized.c.upto <= bindparam("budget"), sized.c.upto == sized.c.size)
+    in_order = (sized.c.created_at.desc(), sized.c.id.desc())
     # The page as one row: sqlite3 hands the GIL over for every row it steps, and a
     # hundred hand-offs cost more than the page.
-    page = query.subquery()
-    in_order = (page.c.created_at.desc(), page.c.id.desc())
-    return Prepared(select(sql.joined_in_order(page.c.build, in_order).label("page")))
+    return Prepared(
+        select(
+            sql.joined_in_order(case((kept, sized.c.build)), in_order).label("page"),
+            func.count(case((kept, 1))).label("kept"),
+            func.count().label("rows"),
+        )
+    )
 
 
 def page_query(
-    f: BuildFilters,
-    skip: int,
-    limit: int,
-    now: datetime | None = None,
-    dialect: str | None = None,
+    f: BuildFilters, skip: int, limit: int, now: datetime, dialect: str, budget: int
 ) -> tuple[Prepared, dict[str, Any]]:
-    """The query for a page of the builds ``f`` selects, newest first, and its values:
-    rows of ``builds``, or with ``now``, the page as one JSON text built by ``dialect``'s
-    database (durations of running builds counted up to ``now``)."""
-    values = {**_parameters(f), "skip": skip, "limit": limit}
-    if now is None:
-        return _page_query(*_shape(f), None), values
+    """The query for a page of the builds ``f`` selects, newest first, as one JSON text
+    built by ``dialect``'s database (durations of running builds counted up to ``now``),
+    with as many of the ``limit`` builds as fit in ``budget`` bytes (at least one), and
+    its values. The builds left out are never turned into JSON beyond the database."""
     if dialect not in SQL_DIALECTS:
         raise ValueError(f"a JSON page is built by {', '.join(SQL_DIALECTS)}, not {dialect!r}")
-    return _page_query(*_shape(f), dialect), {**values, "now": now}
+    values = {**_parameters(f), "skip": skip, "limit": limit, "now": now, "budget": budget}
+    return _page_query(*_shape(f), dialect), values
 
 
 @lru_cache(maxsize=256)
@@ -302,16 +309,15 @@ class BuildRepository:
         return [(code, blocking) for code, blocking in rows]
 
     # -- many builds -------------------------------------------------------------------
-    def search(self, f: BuildFilters, skip: int, limit: int) -> list[Any]:
-        """A page of builds (named-tuple rows), newest first."""
-        query, values = page_query(f, skip, limit)
-        return query.all(self.session, values)
-
-    def search_json(self, f: BuildFilters, skip: int, limit: int, now: datetime) -> bytes:
-        """:meth:`search` as a JSON array, built by the database (durations of running
-        builds counted up to ``now``)."""
-        query, values = page_query(f, skip, limit, now, dialect_of(self.session))
-        return f"[{query.scalar(self.session, values) or ''}]".encode()
+    def search_json(
+        self, f: BuildFilters, skip: int, limit: int, now: datetime, budget: int = PAGE_BYTES
+    ) -> Page:
+        """A page of builds, newest first, as a JSON array built by the database
+        (durations of running builds counted up to ``now``), of at most ``budget`` bytes
+        unless its first build alone is larger."""
+        query, values = page_query(f, skip, limit, now, dialect_of(self.session), budget)
+        joined, kept, rows = query.first(self.session, values)
+        return Page(f"[{joined or ''}]".encode(), kept, kept < rows)
 
     def count(self, f: BuildFilters) -> int:
         query, values = count_query(f)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 from sqlalchemy import Row
@@ -85,6 +85,19 @@ def build_json(sql: SqlDialect) -> str:
             "duration_seconds": sql.seconds_between("started_at", _END),
         }
     )
+
+
+class Page(NamedTuple):
+    """A page of builds as a JSON array (``body``), the number of builds in it, and
+    whether its byte budget left out builds that the page asked for (``cut``)."""
+
+    body: bytes
+    builds: int
+    cut: bool
+
+    def next_skip(self, skip: int) -> dict[str, str]:
+        """The header that says where a page cut short by its budget continues."""
+        return {"X-Next-Skip": str(skip + self.builds)} if self.cut else {}
 
 
 def build(row: Build | Row[Any], model: type[B] = s.Build, **extra: Any) -> B:  # type: ignore[assignment]

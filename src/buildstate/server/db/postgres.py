@@ -123,6 +123,17 @@ class PostgresSql:
         # duration.
         return f"CASE WHEN {start} IS NULL OR ({end}) IS NULL THEN NULL ELSE {seconds} END"
 
+    def byte_length(self, text: ColumnElement[str]) -> ColumnElement[int]:
+        length: ColumnElement[int] = func.octet_length(text)
+        return length
+
+    def running_total(
+        self, value: ColumnElement[int], order_by: Sequence[ColumnElement[Any]]
+    ) -> ColumnElement[int]:
+        # The subquery's rows come in this order already: no second sort.
+        total: ColumnElement[int] = func.sum(value).over(order_by=order_by, rows=(None, 0))
+        return total
+
     def joined_in_order(
         self, column: ColumnElement[Any], order_by: Sequence[ColumnElement[Any]]
     ) -> ColumnElement[str]:

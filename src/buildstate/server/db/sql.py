@@ -46,6 +46,18 @@ class SqlDialect(Protocol):
         that it equals ``builds.views._seconds`` exactly."""
         ...
 
+    def byte_length(self, text: ColumnElement[str]) -> ColumnElement[int]:
+        """The length of a text in bytes (UTF-8), not in characters."""
+        ...
+
+    def running_total(
+        self, value: ColumnElement[int], order_by: Sequence[ColumnElement[Any]]
+    ) -> ColumnElement[int]:
+        """A window: the sum of ``value`` over this row and every row before it in the
+        order of ``order_by``, which is also the order of the subquery ``value`` comes
+        from."""
+        ...
+
     def joined_in_order(
         self, column: ColumnElement[Any], order_by: Sequence[ColumnElement[Any]]
     ) -> ColumnElement[str]:

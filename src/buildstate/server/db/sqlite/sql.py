@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, func
+from sqlalchemy import ColumnElement, LargeBinary, Table, bindparam, cast, func
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.sql.expression import Executable
 
@@ -31,6 +31,20 @@ class SqliteSql:
         whole = f"{whole} * 1000000"
         micros = f"{whole} + (0 + substr({end}, 21)) - (0 + substr({start}, 21))"
         return f"(max(0, {micros}) + 500) / 1000 / 1000.0"
+
+    def byte_length(self, text: ColumnElement[str]) -> ColumnElement[int]:
+        # length() counts characters; a blob's length is its bytes.
+        length: ColumnElement[int] = func.length(cast(text, LargeBinary))
+        return length
+
+    def running_total(
+        self, value: ColumnElement[int], order_by: Sequence[ColumnElement[Any]]
+    ) -> ColumnElement[int]:
+        # Without ORDER BY the window takes the rows as the subquery gives them, which is
+        # ``order_by`` already (as in joined_in_order); with it, SQLite would sort them
+        # again, texts and all.
+        total: ColumnElement[int] = func.sum(value).over(rows=(None, 0))
+        return total
 
     def joined_in_order(
         self, column: ColumnElement[Any], order_by: Sequence[ColumnElement[Any]]
