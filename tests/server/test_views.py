@@ -37,6 +37,8 @@ moments = offsets.map(lambda offset: MOMENT + offset)
 text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12)
 json_values = st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False) | text
 _numbers = itertools.count()
+# How far views.build_json_bytes may reckon a build above the bytes written (bytes).
+SIZE_SLACK = 768
 
 
 @pytest.fixture
@@ -184,10 +186,11 @@ def test_a_page_stops_at_its_byte_budget_and_continues_where_it_stopped(
             assert len(page.body) <= budget
             assert page.builds == len(listed) > 0
             assert page.cut == (len(seen) + len(listed) < 40)
-            if page.cut:  # stopped because the next build (as the database writes it,
-                # brackets and all) would not have fitted
+            if page.cut:  # stopped because the next build would not have fitted: its
+                # size is reckoned from its columns, a little above the JSON written
                 following = repo.search_json(only, len(seen) + len(listed), 1, MOMENT)
-                assert len(page.body) + len(following.body) - 1 > budget
+                slack = SIZE_SLACK * (len(listed) + 1)
+                assert len(page.body) + len(following.body) - 1 > budget - slack
             seen += [b["id"] for b in listed]
     assert seen == in_order
 

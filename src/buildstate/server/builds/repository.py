@@ -9,7 +9,9 @@ from functools import lru_cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
+    CTE,
     BindParameter,
+    Integer,
     Label,
     Select,
     String,
@@ -34,7 +36,7 @@ from buildstate.server.builds.models import (
     BuildProjectCounter,
     BuildState,
 )
-from buildstate.server.builds.views import Page, build_json
+from buildstate.server.builds.views import Page, build_json, build_json_bytes
 from buildstate.server.catalog.crud import CatalogSpec
 from buildstate.server.catalog.resources import IMAGE_TYPES, OS_VERSIONS, PLATFORMS, PROJECTS
 from buildstate.server.db.base import Base
@@ -187,29 +189,50 @@ def _build_json(sql: SqlDialect) -> Label[str]:
     return type_coerce(built, String()).label("build")
 
 
+def _build_bytes(sql: SqlDialect) -> Label[int]:
+    """About a build's bytes as JSON, from its columns (see views.build_json_bytes)."""
+    return type_coerce(text(build_json_bytes(sql)), Integer()).label("size")
+
+
+def _newest_first(query: _Q) -> _Q:
+    return query.order_by(_BUILDS.c.created_at.desc(), _BUILDS.c.id.desc())
+
+
+def _rows_within_budget(sql: SqlDialect, names: tuple[str, ...], labels: int) -> CTE:
+    """How many of the page's builds fit in ``:budget`` bytes, or NULL when all do.
+
+    A build is kept while the builds before it and itself stay within the budget (the
+    first always is). The sum of the page's sizes decides first: it reads the rows but
+    builds nothing, and the common page of small builds stops there; only a page over
+    the budget is counted build by build (a window, several times its cost)."""
+    sized = select(_build_bytes(sql), _BUILDS.c.created_at, _BUILDS.c.id).select_from(_BUILDS)
+    sized = _where(sized, names, labels)
+    page = _newest_first(sized).offset(bindparam("skip")).limit(bindparam("limit")).subquery()
+    total = select(func.sum(page.c.size)).scalar_subquery()
+    before = sql.total_before(page.c.size, (page.c.created_at.desc(), page.c.id.desc()))
+    running = select(before.label("before"), page.c.size).subquery()
+    budget: BindParameter[int] = bindparam("budget")
+    fits = or_(running.c.before.is_(None), running.c.before + running.c.size <= budget)
+    kept = func.sum(case((fits, 1), else_=0))
+    # NULL when the window keeps them all after all.
+    counted = select(func.nullif(kept, func.count())).scalar_subquery()
+    return select(case((total <= budget, None), else_=counted).label("n")).cte("kept")
+
+
 @lru_cache(maxsize=256)
 def _page_query(names: tuple[str, ...], labels: int, dialect: str) -> Prepared:
     sql = SQL_DIALECTS[dialect]
+    kept = _rows_within_budget(sql, names, labels)
+    rows = func.coalesce(select(kept.c.n).scalar_subquery(), bindparam("limit"))
     query = select(_build_json(sql), _BUILDS.c.created_at, _BUILDS.c.id).select_from(_BUILDS)
-    query = _where(query, names, labels).order_by(_BUILDS.c.created_at.desc(), _BUILDS.c.id.desc())
-    page = query.offset(bindparam("skip")).limit(bindparam("limit")).subquery()
-    # Each build's bytes in the body: its JSON and the comma (or bracket) after it.
-    size = sql.byte_length(page.c.build) + 1
-    upto = sql.running_total(size, (page.c.created_at.desc(), page.c.id.desc()))
-    columns = (page.c.build, page.c.created_at, page.c.id, size.label("size"), upto.label("upto"))
-    sized = select(*columns).subquery()
-    # A build is kept while the body stays within the budget; the first one always is.
-    kept = or_(sized.c.upto <= bindparam("budget"), sized.c.upto == sized.c.size)
-    in_order = (sized.c.created_at.desc(), sized.c.id.desc())
+    query = _newest_first(_where(query, names, labels)).offset(bindparam("skip")).limit(rows)
+    page = query.subquery()
+    in_order = (page.c.created_at.desc(), page.c.id.desc())
     # The page as one row: sqlite3 hands the GIL over for every row it steps, and a
     # hundred hand-offs cost more than the page.
-    return Prepared(
-        select(
-            sql.joined_in_order(case((kept, sized.c.build)), in_order).label("page"),
-            func.count(case((kept, 1))).label("kept"),
-            func.count().label("rows"),
-        )
-    )
+    joined = sql.joined_in_order(page.c.build, in_order).label("page")
+    cut = select(kept.c.n.is_not(None)).scalar_subquery().label("cut")
+    return Prepared(select(joined, func.count().label("builds"), cut))
 
 
 def page_query(
@@ -316,8 +339,8 @@ class BuildRepository:
         (durations of running builds counted up to ``now``), of at most ``budget`` bytes
         unless its first build alone is larger."""
         query, values = page_query(f, skip, limit, now, dialect_of(self.session), budget)
-        joined, kept, rows = query.first(self.session, values)
-        return Page(f"[{joined or ''}]".encode(), kept, kept < rows)
+        joined, builds, cut = query.first(self.session, values)
+        return Page(f"[{joined or ''}]".encode(), builds, bool(cut))
 
     def count(self, f: BuildFilters) -> int:
         query, values = count_query(f)

@@ -100,6 +100,27 @@ class Page(NamedTuple):
         return {"X-Next-Skip": str(skip + self.builds)} if self.cut else {}
 
 
+# The bytes of build_json's keys, punctuation, times, numbers and ids (a UUID, and
+# catalog ids of up to 64 bytes): a little more than either database writes.
+_FIXED_BYTES = 1024
+# What the build's creator wrote (the catalog ids are few, and short as a rule).
+_TEXTS = ("build_number", "created_by", "concourse_url")
+
+
+def build_json_bytes(sql: SqlDialect) -> str:
+    """About the bytes of :func:`build_json`'s text, without building it: the creator's
+    strings, the labels and the metadata as stored (never fewer bytes than written,
+    unless a string holds control characters, which JSON escapes), the rest as
+    :data:`_FIXED_BYTES`."""
+    sizes = [
+        str(_FIXED_BYTES),
+        *(sql.byte_length(name) for name in _TEXTS),
+        sql.json_bytes("labels"),
+        sql.json_bytes("build_metadata"),
+    ]
+    return " + ".join(sizes)
+
+
 def build(row: Build | Row[Any], model: type[B] = s.Build, **extra: Any) -> B:  # type: ignore[assignment]
     """``row`` as ``model`` (``Build``, or ``BuildDetail`` with ``failures=`` in ``extra``)."""
     return model(**build_fields(row), **extra)
