@@ -8,7 +8,6 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-from buildstate.server.validation import MAX_LABELS_BYTES, MAX_METADATA_BYTES
 from tests.conftest import ADMIN
 
 JSON = {**ADMIN, "Content-Type": "application/json"}
