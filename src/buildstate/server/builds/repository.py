@@ -48,9 +48,9 @@ from buildstate.server.db.types import UTCDateTime
 from buildstate.server.projects.models import StateCodeDefinition
 
 _Q = TypeVar("_Q", bound=Select[Any])
-# The most bytes a page of builds is built with (about 150 builds at the largest labels
-# and metadata accepted, 100 of them at that size fit), unless its first build alone
-# weighs more (one stored before the limits of validation.py).
+# The most bytes in a page of builds (a hundred at the largest labels and metadata
+# accepted fit), unless its first build alone weighs more (one stored before
+# validation.py bounded metadata).
 PAGE_BYTES = 4 * 1024 * 1024
 # Reads select from the tables (Core rows, no ORM objects): several times cheaper per row.
 _BUILDS = Build.__table__
@@ -241,7 +241,7 @@ def page_query(
     """The query for a page of the builds ``f`` selects, newest first, as one JSON text
     built by ``dialect``'s database (durations of running builds counted up to ``now``),
     with as many of the ``limit`` builds as fit in ``budget`` bytes (at least one), and
-    its values. The builds left out are never turned into JSON beyond the database."""
+    its values. The builds left out are never built into JSON."""
     if dialect not in SQL_DIALECTS:
         raise ValueError(f"a JSON page is built by {', '.join(SQL_DIALECTS)}, not {dialect!r}")
     values = {**_parameters(f), "skip": skip, "limit": limit, "now": now, "budget": budget}
