@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import ADMIN
 
 JSON = {**ADMIN, "Content-Type": "application/json"}
+# The documented limits (README, docs/api-additions.md), as compact JSON in UTF-8.
+MAX_METADATA_BYTES = 16 * 1024
+MAX_LABELS_BYTES = 8 * 1024
 
 
 def _nested(depth: int) -> Any:
@@ -187,3 +191,71 @@ def test_a_body_that_is_not_utf8_is_422(client: TestClient) -> None:
     response = client.post("/projects/", headers=JSON, content=b"\xff")
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "body_invalid"
+
+
+def _sized(limit: int, over: int) -> dict[str, str]:
+    """A JSON object of exactly ``limit + over`` bytes as compact JSON."""
+    return {"k": "x" * (limit + over - len('{"k":""}'))}
+
+
+def _labels(limit: int, over: int) -> dict[str, str]:
+    """64 labels (the most accepted) of exactly ``limit + over`` bytes as compact JSON."""
+    labels = {f"k{i:02d}": "v" * 118 for i in range(64)}
+    rest = limit + over - len(orjson.dumps(labels))
+    labels["k00"] += "v" * rest
+    return labels
+
+
+def test_metadata_and_labels_are_bounded_in_bytes(client: TestClient, project: str) -> None:
+    def create(number: str, **extra: Any) -> Any:
+        body = {
+            "project_id": project,
+            "platform_id": "aws-commercial",
+            "os_version_id": "rhel-9.3",
+            "image_type_id": "base",
+            "build_number": number,
+            **extra,
+        }
+        return client.post("/builds", headers=ADMIN, json=body)
+
+    at_limit = create("at", build_metadata=_sized(MAX_METADATA_BYTES, 0))
+    assert at_limit.status_code == 201, at_limit.text
+    assert create("labels", labels=_labels(MAX_LABELS_BYTES, 0)).status_code == 201
+    over = create("over", build_metadata=_sized(MAX_METADATA_BYTES, 1))
+    assert over.status_code == 422
+    [error] = over.json()["detail"]
+    assert error["loc"] == ["body", "build_metadata"]
+    assert "is 16385 bytes as compact JSON; at most 16384 (16 KiB) are accepted" in error["msg"]
+    # Characters beyond ASCII count as the bytes UTF-8 gives them.
+    wide = create("wide", build_metadata={"k": "é" * (MAX_METADATA_BYTES // 2)})
+    assert wide.status_code == 422
+    too_many = create("many", labels=_labels(MAX_LABELS_BYTES, 1))
+    assert too_many.status_code == 422
+    [error] = too_many.json()["detail"]
+    assert error["loc"] == ["body", "labels"]
+    assert "is 8193 bytes as compact JSON; at most 8192 (8 KiB) are accepted" in error["msg"]
+    numbers = [b["build_number"] for b in client.get("/builds", headers=ADMIN).json()]
+    assert sorted(numbers) == ["at", "labels"]
+
+
+def test_state_and_failure_objects_are_bounded_in_bytes(client: TestClient, new_build: Any) -> None:
+    build_id = new_build()["id"]
+    artifact = {"artifact_storage_path": "s3://b/x.qcow2"}
+    for name, extra in (("metadata", {}), ("artifact_metadata", artifact)):
+        for over, expected in ((1, 422), (0, 200)):
+            body = {"state_code": 10, "status": "in_progress", **extra}
+            body[name] = _sized(MAX_METADATA_BYTES, over)
+            response = client.post(f"/builds/{build_id}/state", headers=ADMIN, json=body)
+            assert response.status_code == expected, (name, response.text)
+            if expected == 422:
+                assert response.json()["detail"][0]["loc"] == ["body", name]
+    for over, expected in ((1, 422), (0, 201)):
+        body = {
+            "state_code": 10,
+            "error_message": "boom",
+            "error_details": _sized(MAX_METADATA_BYTES, over),
+        }
+        response = client.post(f"/builds/{build_id}/failure", headers=ADMIN, json=body)
+        assert response.status_code == expected, response.text
+    history = client.get(f"/builds/{build_id}/state", headers=ADMIN).json()["history"]
+    assert [h["status"] for h in history] == ["pending", "in_progress", "in_progress", "failed"]

@@ -42,13 +42,12 @@ def planner(tmp_path_factory: pytest.TempPathFactory) -> sqlite3.Connection:
 
 @pytest.mark.parametrize("name", list(FILTERS))
 def test_list_filters_use_an_index_in_order(planner: sqlite3.Connection, name: str) -> None:
-    # Exactly what the server runs: the page as rows (PostgreSQL) and as JSON (SQLite).
-    for now in (None, datetime.now(UTC)):
-        plan = _plan(planner, *page_query(FILTERS[name], 0, 100, now, "sqlite"))
-        assert "USING INDEX" in plan, plan
-        assert "SCAN builds" not in plan or "USING INDEX ix_builds_created" in plan, plan
-        if name != "label":  # a label match set is sorted; label filters are selective
-            assert "TEMP B-TREE" not in plan, plan
+    # Exactly what the server runs: the page as JSON, within its byte budget.
+    plan = _plan(planner, *page_query(FILTERS[name], 0, 100, datetime.now(UTC), "sqlite", 4096))
+    assert "USING INDEX" in plan, plan
+    assert "SCAN builds" not in plan or "USING INDEX ix_builds_created" in plan, plan
+    if name != "label":  # a label match set is sorted; label filters are selective
+        assert "TEMP B-TREE" not in plan, plan
 
 
 @pytest.mark.parametrize("name", [n for n, f in FILTERS.items() if not f.counted])

@@ -144,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=[
                 "X-Request-ID",
                 "X-Total-Count",
+                "X-Next-Skip",
                 "ETag",
                 "Retry-After",
                 "X-RateLimit-Limit",

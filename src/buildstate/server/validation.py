@@ -2,7 +2,10 @@
 
 Everything a client sends passes through these, so that the database never sees what it
 cannot store: NUL characters and lone surrogates (PostgreSQL rejects both), integers
-beyond 64 bits, unbounded strings, or JSON nested deeper than anyone means.
+beyond 64 bits, unbounded strings, or JSON nested deeper than anyone means. What a build
+carries besides its fields is bounded in bytes too: its metadata and labels come back in
+every list of builds, and a build's metadata is a handful of identifiers (a commit, a
+pipeline URL, image ids), not a log.
 
 Every text field, parameter and header of every operation is :data:`STORABLE`;
 ``tests/server/test_text_fields.py`` walks the OpenAPI schema to check that none forgets.
@@ -15,6 +18,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
+import orjson
 from fastapi import Form, Path, Query
 from pydantic import (
     AfterValidator,
@@ -30,6 +34,10 @@ from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
 from pydantic_core import CoreSchema, core_schema
 
 MAX_JSON_DEPTH = 16
+# As compact JSON in UTF-8 (what orjson writes): build_metadata, a state report's
+# metadata and artifact_metadata, a failure's error_details; and a build's labels.
+MAX_METADATA_BYTES = 16 * 1024
+MAX_LABELS_BYTES = 8 * 1024
 MAX_JSON_INT = 2**53  # what every JSON consumer (jq, JavaScript) reads exactly
 SLUG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 # The rule as OpenAPI states it, for clients and schemathesis: no NUL. Lone surrogates are
@@ -92,6 +100,19 @@ def _check_json(value: Any, depth: int = 0) -> None:
 
 def _json_object(value: dict[str, Any]) -> dict[str, Any]:
     _check_json(value)
+    return _at_most(value, MAX_METADATA_BYTES)
+
+
+def _labels(value: dict[str, str]) -> dict[str, str]:
+    return _at_most(value, MAX_LABELS_BYTES)
+
+
+def _at_most(value: dict[str, Any], limit: int) -> dict[str, Any]:
+    size = len(orjson.dumps(value))
+    if size > limit:
+        raise ValueError(
+            f"is {size} bytes as compact JSON; at most {limit} ({limit // 1024} KiB) are accepted"
+        )
     return value
 
 
@@ -103,13 +124,25 @@ LongText = Annotated[str, StringConstraints(max_length=10_000), STORABLE]
 # Passwords are hashed, never stored, but a lone surrogate cannot even be hashed.
 Password = Annotated[str, StringConstraints(max_length=1024), STORABLE]
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN), STORABLE]
-JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
+JsonObject = Annotated[
+    dict[str, Any],
+    AfterValidator(_json_object),
+    Field(
+        description=f"A JSON object of at most {MAX_METADATA_BYTES // 1024} KiB as compact "
+        f"JSON (UTF-8), nested at most {MAX_JSON_DEPTH} levels."
+    ),
+]
 StringMap = Annotated[
     dict[
         Annotated[str, StringConstraints(min_length=1, max_length=63), STORABLE],
         Annotated[str, StringConstraints(max_length=255), STORABLE],
     ],
-    Field(max_length=64),
+    Field(
+        max_length=64,
+        description="At most 64 pairs, keys of 1–63 characters, values of up to 255, "
+        f"{MAX_LABELS_BYTES // 1024} KiB in all as compact JSON (UTF-8).",
+    ),
+    AfterValidator(_labels),
 ]
 BigCount = Annotated[int, Field(ge=0, le=2**63 - 1)]
 

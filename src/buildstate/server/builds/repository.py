@@ -9,14 +9,18 @@ from functools import lru_cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
+    CTE,
     BindParameter,
+    Integer,
     Label,
     Select,
     String,
     Table,
     and_,
     bindparam,
+    case,
     func,
+    or_,
     select,
     text,
     type_coerce,
@@ -32,7 +36,7 @@ from buildstate.server.builds.models import (
     BuildProjectCounter,
     BuildState,
 )
-from buildstate.server.builds.views import build_json
+from buildstate.server.builds.views import Page, build_json, build_json_bytes
 from buildstate.server.catalog.crud import CatalogSpec
 from buildstate.server.catalog.resources import IMAGE_TYPES, OS_VERSIONS, PLATFORMS, PROJECTS
 from buildstate.server.db.base import Base
@@ -44,6 +48,10 @@ from buildstate.server.db.types import UTCDateTime
 from buildstate.server.projects.models import StateCodeDefinition
 
 _Q = TypeVar("_Q", bound=Select[Any])
+# The most bytes in a page of builds (a hundred at the largest labels and metadata
+# accepted fit), unless its first build alone weighs more (one stored before
+# validation.py bounded metadata).
+PAGE_BYTES = 4 * 1024 * 1024
 # Reads select from the tables (Core rows, no ORM objects): several times cheaper per row.
 _BUILDS = Build.__table__
 _FAILURES = BuildFailure.__table__
@@ -181,41 +189,63 @@ def _build_json(sql: SqlDialect) -> Label[str]:
     return type_coerce(built, String()).label("build")
 
 
+def _build_bytes(sql: SqlDialect) -> Label[int]:
+    """About a build's bytes as JSON, from its columns (see views.build_json_bytes)."""
+    return type_coerce(text(build_json_bytes(sql)), Integer()).label("size")
+
+
+def _newest_first(query: _Q) -> _Q:
+    return query.order_by(_BUILDS.c.created_at.desc(), _BUILDS.c.id.desc())
+
+
+def _rows_within_budget(sql: SqlDialect, names: tuple[str, ...], labels: int) -> CTE:
+    """How many of the page's builds fit in ``:budget`` bytes, or NULL when all do.
+
+    A build is kept while the builds before it and itself stay within the budget (the
+    first always is). The sum of the page's sizes decides first: it reads the rows but
+    builds nothing, and the common page of small builds stops there; only a page over
+    the budget is counted build by build (a window, several times its cost)."""
+    sized = select(_build_bytes(sql), _BUILDS.c.created_at, _BUILDS.c.id).select_from(_BUILDS)
+    sized = _where(sized, names, labels)
+    page = _newest_first(sized).offset(bindparam("skip")).limit(bindparam("limit")).subquery()
+    total = select(func.sum(page.c.size)).scalar_subquery()
+    before = sql.total_before(page.c.size, (page.c.created_at.desc(), page.c.id.desc()))
+    running = select(before.label("before"), page.c.size).subquery()
+    budget: BindParameter[int] = bindparam("budget")
+    fits = or_(running.c.before.is_(None), running.c.before + running.c.size <= budget)
+    kept = func.sum(case((fits, 1), else_=0))
+    # NULL when the window keeps them all after all.
+    counted = select(func.nullif(kept, func.count())).scalar_subquery()
+    return select(case((total <= budget, None), else_=counted).label("n")).cte("kept")
+
+
 @lru_cache(maxsize=256)
-def _page_query(names: tuple[str, ...], labels: int, json_by: str | None) -> Prepared:
-    newest_first = (_BUILDS.c.created_at.desc(), _BUILDS.c.id.desc())
-    if json_by is None:
-        query = select(_BUILDS)
-    else:
-        sql = SQL_DIALECTS[json_by]
-        query = select(_build_json(sql), _BUILDS.c.created_at, _BUILDS.c.id)
-    query = _where(query.select_from(_BUILDS), names, labels).order_by(*newest_first)
-    query = query.offset(bindparam("skip")).limit(bindparam("limit"))
-    if json_by is None:
-        return Prepared(query)
-    # The page as one row: sqlite3 hands the GIL over for every row it steps, and a
-    # hundred hand-offs cost more than the page.
+def _page_query(names: tuple[str, ...], labels: int, dialect: str) -> Prepared:
+    sql = SQL_DIALECTS[dialect]
+    kept = _rows_within_budget(sql, names, labels)
+    rows = func.coalesce(select(kept.c.n).scalar_subquery(), bindparam("limit"))
+    query = select(_build_json(sql), _BUILDS.c.created_at, _BUILDS.c.id).select_from(_BUILDS)
+    query = _newest_first(_where(query, names, labels)).offset(bindparam("skip")).limit(rows)
     page = query.subquery()
     in_order = (page.c.created_at.desc(), page.c.id.desc())
-    return Prepared(select(sql.joined_in_order(page.c.build, in_order).label("page")))
+    # The page as one row: sqlite3 hands the GIL over for every row it steps, and a
+    # hundred hand-offs cost more than the page.
+    joined = sql.joined_in_order(page.c.build, in_order).label("page")
+    cut = select(kept.c.n.is_not(None)).scalar_subquery().label("cut")
+    return Prepared(select(joined, func.count().label("builds"), cut))
 
 
 def page_query(
-    f: BuildFilters,
-    skip: int,
-    limit: int,
-    now: datetime | None = None,
-    dialect: str | None = None,
+    f: BuildFilters, skip: int, limit: int, now: datetime, dialect: str, budget: int
 ) -> tuple[Prepared, dict[str, Any]]:
-    """The query for a page of the builds ``f`` selects, newest first, and its values:
-    rows of ``builds``, or with ``now``, the page as one JSON text built by ``dialect``'s
-    database (durations of running builds counted up to ``now``)."""
-    values = {**_parameters(f), "skip": skip, "limit": limit}
-    if now is None:
-        return _page_query(*_shape(f), None), values
+    """The query for a page of the builds ``f`` selects, newest first, as one JSON text
+    built by ``dialect``'s database (durations of running builds counted up to ``now``),
+    with as many of the ``limit`` builds as fit in ``budget`` bytes (at least one), and
+    its values. The builds left out are never built into JSON."""
     if dialect not in SQL_DIALECTS:
         raise ValueError(f"a JSON page is built by {', '.join(SQL_DIALECTS)}, not {dialect!r}")
-    return _page_query(*_shape(f), dialect), {**values, "now": now}
+    values = {**_parameters(f), "skip": skip, "limit": limit, "now": now, "budget": budget}
+    return _page_query(*_shape(f), dialect), values
 
 
 @lru_cache(maxsize=256)
@@ -302,16 +332,15 @@ class BuildRepository:
         return [(code, blocking) for code, blocking in rows]
 
     # -- many builds -------------------------------------------------------------------
-    def search(self, f: BuildFilters, skip: int, limit: int) -> list[Any]:
-        """A page of builds (named-tuple rows), newest first."""
-        query, values = page_query(f, skip, limit)
-        return query.all(self.session, values)
-
-    def search_json(self, f: BuildFilters, skip: int, limit: int, now: datetime) -> bytes:
-        """:meth:`search` as a JSON array, built by the database (durations of running
-        builds counted up to ``now``)."""
-        query, values = page_query(f, skip, limit, now, dialect_of(self.session))
-        return f"[{query.scalar(self.session, values) or ''}]".encode()
+    def search_json(
+        self, f: BuildFilters, skip: int, limit: int, now: datetime, budget: int = PAGE_BYTES
+    ) -> Page:
+        """A page of builds, newest first, as a JSON array built by the database
+        (durations of running builds counted up to ``now``), of at most ``budget`` bytes
+        unless its first build alone is larger."""
+        query, values = page_query(f, skip, limit, now, dialect_of(self.session), budget)
+        joined, builds, cut = query.first(self.session, values)
+        return Page(f"[{joined or ''}]".encode(), builds, bool(cut))
 
     def count(self, f: BuildFilters) -> int:
         query, values = count_query(f)

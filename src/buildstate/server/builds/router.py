@@ -108,9 +108,12 @@ async def list_builds(
     skip: Skip = 0,
     limit: Limit = 100,
 ) -> Response:
-    """Newest first. The total matching count is in the `X-Total-Count` header."""
+    """Newest first. The total matching count is in the `X-Total-Count` header. A page
+    stops before `limit` builds once it reaches 4 MiB; `X-Next-Skip` then gives the
+    `skip` that continues it."""
     page, total = await svc.read(BuildService.search_json, filters, skip, limit)
-    return json_response(page, headers={"X-Total-Count": str(total)})
+    headers = {"X-Total-Count": str(total), **page.next_skip(skip)}
+    return json_response(page.body, headers=headers)
 
 
 @router.get("/{build_id}", response_model=s.BuildDetail, responses=READ_ERRORS)

@@ -53,8 +53,9 @@ class BuildService:
         failures = [views.failure_fields(f) for f in self.repo.failures(build_id)]
         return views.to_json({**views.build_fields(row), "failures": failures})
 
-    def search_json(self, filters: BuildFilters, skip: int, limit: int) -> tuple[bytes, int]:
-        """A page of ``Build`` as a JSON list, and the total matching count."""
+    def search_json(self, filters: BuildFilters, skip: int, limit: int) -> tuple[views.Page, int]:
+        """A page of ``Build`` as a JSON list (within the page's byte budget), and the
+        total matching count."""
         now = utcnow()
         page = self.repo.search_json(filters, skip, limit, now)
         if filters.counted:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 from sqlalchemy import Row
@@ -85,6 +85,40 @@ def build_json(sql: SqlDialect) -> str:
             "duration_seconds": sql.seconds_between("started_at", _END),
         }
     )
+
+
+class Page(NamedTuple):
+    """A page of builds as a JSON array (``body``), the number of builds in it, and
+    whether its byte budget left out builds that the page asked for (``cut``)."""
+
+    body: bytes
+    builds: int
+    cut: bool
+
+    def next_skip(self, skip: int) -> dict[str, str]:
+        """The header that says where a page cut short by its budget continues."""
+        return {"X-Next-Skip": str(skip + self.builds)} if self.cut else {}
+
+
+# The bytes of build_json's keys, punctuation, times, numbers and ids (a UUID, and
+# catalog ids of up to 64 bytes): a little more than either database writes.
+_FIXED_BYTES = 1024
+# What the build's creator wrote (the catalog ids are few, and short as a rule).
+_TEXTS = ("build_number", "created_by", "concourse_url")
+
+
+def build_json_bytes(sql: SqlDialect) -> str:
+    """About the bytes of :func:`build_json`'s text, without building it: the creator's
+    strings, the labels and the metadata as stored (never fewer bytes than written,
+    unless a string holds control characters, which JSON escapes), the rest as
+    :data:`_FIXED_BYTES`."""
+    sizes = [
+        str(_FIXED_BYTES),
+        *(sql.byte_length(name) for name in _TEXTS),
+        sql.json_bytes("labels"),
+        sql.json_bytes("build_metadata"),
+    ]
+    return " + ".join(sizes)
 
 
 def build(row: Build | Row[Any], model: type[B] = s.Build, **extra: Any) -> B:  # type: ignore[assignment]

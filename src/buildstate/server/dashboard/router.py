@@ -33,8 +33,11 @@ async def summary(_: ReadScope, svc: Service) -> Response:
 @router.get("/recent", response_model=list[Build], responses=responses(401, 403, 422))
 async def recent(
     _: ReadScope, svc: Service, limit: Annotated[int, Query(ge=1, le=100)] = 10
-) -> list[Build]:
-    return await svc.read(DashboardService.recent, limit)
+) -> Response:
+    """Newest first, as `GET /builds` pages them: the list stops before `limit` builds
+    once it reaches 4 MiB, and `X-Next-Skip` then says where `GET /builds` continues."""
+    page = await svc.read(DashboardService.recent, limit)
+    return json_response(page.body, headers=page.next_skip(0))
 
 
 @router.get(

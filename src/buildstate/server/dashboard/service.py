@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import orjson
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -14,8 +15,13 @@ from buildstate.server.builds.schemas import Build
 from buildstate.server.catalog.crud import CatalogRepository, CatalogService
 from buildstate.server.catalog.resources import PLATFORMS
 from buildstate.server.dashboard.repository import DashboardRepository
+from buildstate.server.db.types import utcnow
 
 DURATION_SAMPLE = 1000
+RECENT = 10  # a platform's latest builds in its statistics
+# Their bytes at most (unless the first alone weighs more): ten builds at the largest
+# labels and metadata accepted (see validation.py).
+RECENT_BYTES = 512 * 1024
 
 
 class Summary(BaseModel):
@@ -38,7 +44,10 @@ class PlatformStats(BaseModel):
         description=f"Over the latest {DURATION_SAMPLE} completed builds."
     )
     p95_duration_seconds: float | None
-    recent_builds: list[Build]
+    recent_builds: list[Build] = Field(
+        description=f"The latest {RECENT}, newest first; fewer if they weigh more than "
+        f"{RECENT_BYTES // 1024} KiB."
+    )
 
 
 class DashboardService:
@@ -59,15 +68,17 @@ class DashboardService:
             **self.repo.active_catalog(),
         )
 
-    def recent(self, limit: int) -> list[Build]:
-        return [views.build(b) for b in self.builds.search(BuildFilters(), 0, limit)]
+    def recent(self, limit: int) -> views.Page:
+        """The latest builds, as ``GET /builds`` pages them (within its byte budget)."""
+        return self.builds.search_json(BuildFilters(), 0, limit, utcnow())
 
     def platform(self, platform_id: str) -> PlatformStats:
         CatalogService(CatalogRepository(PLATFORMS, self.session)).get(platform_id)
         counts = self.builds.counts(platform_id)
         done = counts.get("completed", 0) + counts.get("failed", 0)
         durations = sorted(self.builds.finished_durations(platform_id, DURATION_SAMPLE))
-        recent_rows = self.builds.search(BuildFilters(platform_id=platform_id), 0, 10)
+        latest = BuildFilters(platform_id=platform_id)
+        recent = self.builds.search_json(latest, 0, RECENT, utcnow(), RECENT_BYTES)
         return PlatformStats(
             platform_id=platform_id,
             total_builds=sum(counts.values()),
@@ -75,7 +86,7 @@ class DashboardService:
             success_rate=round(counts.get("completed", 0) / done, 4) if done else None,
             mean_duration_seconds=round(sum(durations) / len(durations), 3) if durations else None,
             p95_duration_seconds=_percentile(durations, 0.95),
-            recent_builds=[views.build(b) for b in recent_rows],
+            recent_builds=orjson.loads(recent.body),
         )
 
 

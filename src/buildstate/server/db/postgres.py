@@ -123,6 +123,20 @@ class PostgresSql:
         # duration.
         return f"CASE WHEN {start} IS NULL OR ({end}) IS NULL THEN NULL ELSE {seconds} END"
 
+    def byte_length(self, column: str) -> str:
+        return f"coalesce(octet_length({column}), 0)"
+
+    def json_bytes(self, column: str) -> str:
+        # jsonb's text is what json_or_empty writes (numbers in full, spaces and all).
+        return f"coalesce(octet_length({column}::text), 2)"
+
+    def total_before(
+        self, value: ColumnElement[int], order_by: Sequence[ColumnElement[Any]]
+    ) -> ColumnElement[int]:
+        # The subquery's rows come in this order already: no second sort.
+        total: ColumnElement[int] = func.sum(value).over(order_by=order_by, rows=(None, -1))
+        return total
+
     def joined_in_order(
         self, column: ColumnElement[Any], order_by: Sequence[ColumnElement[Any]]
     ) -> ColumnElement[str]:

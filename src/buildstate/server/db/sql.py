@@ -46,6 +46,22 @@ class SqlDialect(Protocol):
         that it equals ``builds.views._seconds`` exactly."""
         ...
 
+    def byte_length(self, column: str) -> str:
+        """The bytes (UTF-8) of a text column, not its characters; 0 where it is NULL."""
+        ...
+
+    def json_bytes(self, column: str) -> str:
+        """The bytes of ``json_or_empty(column)`` in a JSON text, or a few more."""
+        ...
+
+    def total_before(
+        self, value: ColumnElement[int], order_by: Sequence[ColumnElement[Any]]
+    ) -> ColumnElement[int]:
+        """A window: the sum of ``value`` over the rows before this one in the order of
+        ``order_by`` (NULL for the first), which is also the order of the subquery
+        ``value`` comes from."""
+        ...
+
     def joined_in_order(
         self, column: ColumnElement[Any], order_by: Sequence[ColumnElement[Any]]
     ) -> ColumnElement[str]:

@@ -32,6 +32,23 @@ class SqliteSql:
         micros = f"{whole} + (0 + substr({end}, 21)) - (0 + substr({start}, 21))"
         return f"(max(0, {micros}) + 500) / 1000 / 1000.0"
 
+    def byte_length(self, column: str) -> str:
+        # length() counts a text's characters, and a blob's bytes.
+        return f"coalesce(length(CAST({column} AS BLOB)), 0)"
+
+    def json_bytes(self, column: str) -> str:
+        # Stored as Python's json.dumps writes it: ASCII (so characters are bytes), with
+        # spaces that json() leaves out.
+        return f"coalesce(length({column}), 2)"
+
+    def total_before(
+        self, value: ColumnElement[int], order_by: Sequence[ColumnElement[Any]]
+    ) -> ColumnElement[int]:
+        # Without ORDER BY the window takes the rows as the subquery gives them, which is
+        # ``order_by`` already (as in joined_in_order); with it, SQLite sorts them again.
+        total: ColumnElement[int] = func.sum(value).over(rows=(None, -1))
+        return total
+
     def joined_in_order(
         self, column: ColumnElement[Any], order_by: Sequence[ColumnElement[Any]]
     ) -> ColumnElement[str]:
