@@ -5,6 +5,10 @@ known user or not (see :func:`security.verify_password`), so a flood of logins w
 otherwise take every core and every API request would wait behind it. Here:
 
 - at most ``concurrency`` hashes run at once, on threads of their own;
+- after each hash its slot rests as long as the hash took (the caller has its answer
+  already): hashing takes at most half of ``concurrency`` cores, however many logins
+  arrive. A lower CPU priority alone did not keep it from slowing requests: an Argon2 hash
+  also takes the memory bandwidth the other core needs;
 - those threads run at the lowest CPU priority (Linux: nice 19), so a hash gets the cores
   that requests do not need, and API-key and JWT requests keep theirs;
 - at most ``queue`` more wait; beyond that a login (or a password change) gets 503 with
@@ -20,6 +24,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
@@ -48,20 +53,41 @@ class PasswordHashing:
             raise HashingBusy(
                 "Too many logins in progress; retry in 1 second", headers={"Retry-After": "1"}
             )
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[T] = loop.create_future()
+
+        def hash_then_rest() -> None:
+            started = time.monotonic()
+            try:
+                outcome: tuple[T | None, BaseException | None] = (fn(*args), None)
+            except BaseException as exc:
+                outcome = (None, exc)
+            loop.call_soon_threadsafe(_settle, answer, *outcome)
+            time.sleep(time.monotonic() - started)  # the slot rests (see the module doc)
+
         try:
-            job = self._pool.submit(fn, *args)
+            job = self._pool.submit(hash_then_rest)
         except BaseException:
             self._admitted.release()
             raise
-        # Released when the hash is done, even if the client has gone: it still runs.
+        # Released when the hash and its rest are done, even if the client has gone.
         job.add_done_callback(self._release)
-        return await asyncio.wrap_future(job)
+        return await answer
 
-    def _release(self, _: Future[T]) -> None:
+    def _release(self, _: Future[None]) -> None:
         self._admitted.release()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _settle(answer: asyncio.Future[T], result: T | None, error: BaseException | None) -> None:
+    if answer.cancelled():  # the client went away
+        return
+    if error is not None:
+        answer.set_exception(error)
+    else:
+        answer.set_result(result)  # type: ignore[arg-type]
 
 
 def _lower_priority() -> None:
