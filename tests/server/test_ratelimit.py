@@ -105,7 +105,7 @@ def test_limits_can_be_turned_off(settings: Settings) -> None:
     [
         ("BUILDSTATE_RATE_LIMIT_READS", "lots", "is not a rate: use <count>/<second|minute"),
         ("BUILDSTATE_RATE_LIMIT_WRITES", "10/fortnight", "is not a rate"),
-        ("BUILDSTATE_RATE_LIMIT_STORAGE", "sqlite:///x.db", "is not a rate-limit store"),
+        ("BUILDSTATE_RATE_LIMIT_STORAGE", "redis://x:6379", "is not a rate-limit store this"),
     ],
 )
 def test_a_bad_limit_setting_says_what_is_accepted(

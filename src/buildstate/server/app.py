@@ -116,9 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.password_hash_concurrency, settings.password_hash_queue
         ),
         rate_limits=(
-            RateLimits(
-                settings.rate_limit_reads, settings.rate_limit_writes, settings.rate_limit_storage
-            )
+            RateLimits(settings.rate_limit_reads, settings.rate_limit_writes)
             if settings.rate_limits
             else None
         ),

@@ -35,12 +35,6 @@ def default_database_url() -> str:
     return f"sqlite:///{Path(user_data_dir('buildstate')) / 'buildstate.db'}"
 
 
-# The counter stores of the `limits` library that a deployment would use.
-_RATE_LIMIT_STORES = frozenset(
-    {"memory", "redis", "rediss", "redis+unix", "redis+cluster", "redis+sentinel", "memcached"}
-)
-
-
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
@@ -244,8 +238,8 @@ class Settings(BaseSettings):
     rate_limit_storage: str = Field(
         "memory://",
         validation_alias=_env("BUILDSTATE_RATE_LIMIT_STORAGE"),
-        description="Where the counters live: `memory://` (per server process), or a store "
-        "of the `limits` library shared by every replica (e.g. `redis://host:6379`).",
+        description="Where the counters live: `memory://`, in each server process (a store "
+        "shared by every replica, Redis, comes with the deployment).",
     )
     expose_api_docs: bool | None = Field(
         None,
@@ -316,10 +310,10 @@ class Settings(BaseSettings):
     @field_validator("rate_limit_storage")
     @classmethod
     def _rate_storage(cls, value: str) -> str:
-        scheme = value.partition("://")[0].removeprefix("async+")
-        if scheme not in _RATE_LIMIT_STORES:
+        if value != "memory://":
             raise ValueError(
-                f"{value!r} is not a rate-limit store: use memory:// or redis://host:6379"
+                f"{value!r} is not a rate-limit store this version has: use memory:// "
+                "(counters in each server process; a shared Redis store comes later)"
             )
         return value
 

@@ -47,7 +47,8 @@ class CredentialThrottle:
             return
         client = scope.get("client")
         address = client[0] if client else None
-        credential = _credential_key(presented)
+        # The credential's key (a digest) only once some credential has failed lately.
+        credential = _credential_key(presented) if self._credentials else None
         wait = self._wait(address, credential)
         if wait is not None and not await _valid(scope):
             state = scope.setdefault("state", {})
@@ -64,6 +65,7 @@ class CredentialThrottle:
         watch = StatusWatch(send, default=0)
         await self.app(scope, receive, watch)
         if watch.status == 401:
+            credential = credential or _credential_key(presented)
             self._credentials.add(credential)
             if address is not None:
                 self._addresses.add(address)
@@ -74,8 +76,8 @@ class CredentialThrottle:
                     credential,
                 )
 
-    def _wait(self, address: str | None, credential: str) -> int | None:
-        waits = [self._credentials.retry_after(credential)]
+    def _wait(self, address: str | None, credential: str | None) -> int | None:
+        waits = [] if credential is None else [self._credentials.retry_after(credential)]
         if address is not None:
             waits.append(self._addresses.retry_after(address))
         return max((w for w in waits if w is not None), default=None)

@@ -203,7 +203,7 @@ def require(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
         limits = state_of(request.app).rate_limits
         if limits is not None:
             owner = principal.user_id or principal.credential_id
-            await limits.spend(request.scope, owner, kind)
+            limits.spend(request.scope, owner, kind)
         return principal
 
     return _check

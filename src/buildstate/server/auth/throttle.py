@@ -38,6 +38,10 @@ class FailureCounter:
         self._rate = limit / window_seconds
         self._levels: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
+    def __bool__(self) -> bool:
+        """Whether any key has failed lately (and is remembered)."""
+        return bool(self._levels)
+
     def retry_after(self, key: str) -> int | None:
         """Seconds until ``key`` is under the limit again, or ``None`` if it is now."""
         excess = self._level(key, time.monotonic()) - (self.limit - 1)

@@ -61,17 +61,24 @@ def compile_fast_routes(routes: list[BaseRoute]) -> FastRouteTable:
     ``app.state.fast_routes``. ``TypeError`` for a fast route a plan cannot serve, or
     one whose dispatch cannot be proven to be the router's choice."""
     table: dict[str, list[_Entry]] = {}
-    seen: dict[str, list[re.Pattern[str]]] = {}
+    # Per method, the routes tried so far: the literal start of their path, their pattern.
+    seen: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
     for context in iter_route_contexts(routes):
         methods = context.methods or {"*"}
         pattern = getattr(context, "path_regex", None)
+        prefix = _literal_prefix(context.path_format) if pattern is not None else ""
         endpoint = context.endpoint
         if endpoint is not None and getattr(endpoint, "fast_route", False):
             if pattern is None or "*" in methods:
                 raise TypeError(f"fast route {context.path_format}: needs a path and methods")
             plan = compile_plan(context.dependant, str(context.path_format))
             for method in methods:
-                before = (*seen.get(method, ()), *seen.get("*", ()))
+                # Only a route whose paths could start like this one's can take its requests.
+                before = tuple(
+                    earlier
+                    for start, earlier in (*seen.get(method, ()), *seen.get("*", ()))
+                    if start.startswith(prefix) or prefix.startswith(start)
+                )
                 entry = _Entry(
                     pattern,
                     context.param_convertors,
@@ -81,11 +88,17 @@ def compile_fast_routes(routes: list[BaseRoute]) -> FastRouteTable:
                     plan,
                 )
                 table.setdefault(method, []).append(entry)
+        if pattern is None:  # a route the dispatch cannot see past (e.g. a Mount)
+            pattern = re.compile("")
         for method in methods:
-            if pattern is None:  # a route the dispatch cannot see past (e.g. a Mount)
-                pattern = re.compile("")
-            seen.setdefault(method, []).append(pattern)
+            seen.setdefault(method, []).append((prefix, pattern))
     return {method: tuple(entries) for method, entries in table.items()}
+
+
+def _literal_prefix(path_format: str | None) -> str:
+    """What every path a route matches starts with: its template up to the first
+    parameter (``/builds/`` for ``/builds/{build_id}``)."""
+    return (path_format or "").partition("{")[0]
 
 
 class FastRoutes:

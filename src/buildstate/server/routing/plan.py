@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import inspect
 import json
+import types
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
@@ -44,6 +45,9 @@ class _Step:
     dependencies: tuple[_Step, ...]
     params: tuple[_Param, ...]
     request_name: str | None
+    # Whether the request is its only argument (most dependencies: the credential check,
+    # the unit of work): then it is called at once, without resolving anything.
+    request_only: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,8 @@ class _Param:
     source: str
     field: Any  # FastAPI's ModelField
     name: str | None
+    # Absent, it takes this default as it is (None: FastAPI's rules decide).
+    absent: tuple[Any] | None
 
     @classmethod
     def of(cls, source: str, field: Any) -> _Param:
@@ -61,12 +67,21 @@ class _Param:
         name = field.alias
         if getattr(info, "convert_underscores", False) and name == field.name:
             name = name.replace("_", "-")  # as FastAPI names a header parameter
-        return cls(source, field, name if info.annotation in _SINGLE_VALUES else None)
+        single = _single_value(info.annotation)
+        # FastAPI gives an absent optional parameter its default unvalidated; an immutable
+        # default needs no copy.
+        plain_default = not info.is_required() and not info.validate_default
+        immutable = field.default is None or isinstance(field.default, str | int)
+        absent = (field.default,) if single and plain_default and immutable else None
+        return cls(source, field, name if single else None, absent)
 
     def resolve(self, request: Request, values: dict[str, Any]) -> None:
         received = _RECEIVED[self.source](request)
         value = None if self.name is None else received.get(self.name)
-        if value is None:  # absent (its default, or missing), or a list or a model
+        if value is None and self.absent is not None:
+            values[self.field.name] = self.absent[0]
+            return
+        if value is None:  # missing, or a list or a model: FastAPI's own function
             found, errors = request_params_to_args([self.field], received)
             values.update(found)
         else:
@@ -76,7 +91,20 @@ class _Param:
             raise PassOn
 
 
-_SINGLE_VALUES: frozenset[Any] = frozenset({str, int, str | None, int | None})
+def _single_value(annotation: Any) -> bool:
+    """Whether a parameter of this type is one string or integer (maybe optional, maybe
+    with constraints): not a list, not a model."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    members = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
+    kinds = {
+        typing.get_args(m)[0] if typing.get_origin(m) is typing.Annotated else m for m in members
+    }
+    return kinds - {type(None)} <= {str, int} and bool(kinds - {type(None)})
+
+
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
 
 
 _PARAM_SOURCES = ("path", "query", "header", "cookie")
@@ -108,13 +136,15 @@ def _compile(dependant: Dependant, path: str, *, top: bool = False) -> _Step:
         for source in _PARAM_SOURCES
         for field in getattr(dependant, f"{source}_params")
     )
+    dependencies = tuple(_compile(d, path) for d in dependant.dependencies)
     return _Step(
         call=call,
         name=dependant.name,
         cached=dependant.use_cache,
-        dependencies=tuple(_compile(d, path) for d in dependant.dependencies),
+        dependencies=dependencies,
         params=params,
         request_name=dependant.request_param_name,
+        request_only=not (dependencies or params) and dependant.request_param_name is not None,
     )
 
 
@@ -183,6 +213,9 @@ async def _arguments(step: _Step, request: Request, cache: dict[Any, Any]) -> di
     for dependency in step.dependencies:
         if dependency.cached and dependency.call in cache:
             solved = cache[dependency.call]
+        elif dependency.request_only:
+            solved = await dependency.call(**{cast(str, dependency.request_name): request})
+            cache.setdefault(dependency.call, solved)
         else:
             solved = await dependency.call(**await _arguments(dependency, request, cache))
             cache.setdefault(dependency.call, solved)
