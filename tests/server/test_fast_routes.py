@@ -10,11 +10,10 @@ import itertools
 import json
 import sqlite3
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
 import pytest
-from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Header, Request, Response
 from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
@@ -23,8 +22,6 @@ from buildstate.server.app import create_app
 from buildstate.server.auth.principal import Principal
 from buildstate.server.db.database import Database
 from buildstate.server.db.hooks import Change
-from buildstate.server.routing import FastRoutes, compile_fast_routes, fast
-from buildstate.server.routing.plan import PassOn, Plan
 from buildstate.server.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_USERNAME, Settings
 from buildstate.server.state import state_of
 from tests.conftest import ADMIN, token_headers
@@ -46,23 +43,6 @@ def full(settings: Settings, client: TestClient) -> Iterator[TestClient]:
     app.state.fast_routes = {}
     with TestClient(app) as test_client:
         yield test_client
-
-
-@pytest.fixture
-def passed_on(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths a plan passed on to FastAPI's handler."""
-    paths: list[str] = []
-    solve = Plan.solve
-
-    async def recording(plan: Any, request: Request) -> Any:
-        try:
-            return await solve(plan, request)
-        except PassOn:
-            paths.append(request.url.path)
-            raise
-
-    monkeypatch.setattr(Plan, "solve", recording)
-    return paths
 
 
 def test_the_fast_routes_are_the_ones_marked(client: TestClient) -> None:
@@ -440,80 +420,3 @@ def test_dependency_overrides_are_honoured(client: TestClient, build_id: str) ->
         assert client.get(f"/builds/{build_id}").status_code == 200
     finally:
         app.dependency_overrides.clear()
-
-
-_calls: list[str] = []
-
-
-async def from_app(request: Request) -> None:
-    _calls.append("app")
-
-
-async def from_router() -> None:
-    _calls.append("router")
-
-
-async def tagged(x_tag: Annotated[str, Header(max_length=5)]) -> str:
-    _calls.append("tagged")
-    return x_tag
-
-
-async def thing(thing: int, tag: Annotated[str, Depends(tagged)], q: int = 3) -> Response:
-    return Response(f"{thing} {tag} {q}")
-
-
-def test_a_plan_follows_the_route_as_included(passed_on: list[str]) -> None:
-    """Router and app dependencies, in their order, and the route's own parameters."""
-    router = APIRouter(dependencies=[Depends(from_router)])
-    router.get("/things/{thing}")(fast(thing))
-    app = FastAPI(dependencies=[Depends(from_app)])
-    app.include_router(router, prefix="/v1")
-    app.add_middleware(FastRoutes)
-    app.state.fast_routes = compile_fast_routes(app.routes)
-    assert len(app.state.fast_routes["GET"]) == 1
-    _calls.clear()
-    with TestClient(app) as test:
-        answer = test.get("/v1/things/7?q=4", headers={"X-Tag": "blue"})
-        assert (answer.status_code, answer.text) == (200, "7 blue 4")
-        assert _calls == ["app", "router", "tagged"]
-        assert passed_on == []
-        assert test.get("/v1/things/7", headers={"X-Tag": "toolong"}).status_code == 422
-        assert test.get("/v1/things/x", headers={"X-Tag": "blue"}).status_code == 422
-        assert passed_on == ["/v1/things/7", "/v1/things/x"]
-
-
-def _app_with(endpoint: Any) -> FastAPI:
-    router = APIRouter()
-    router.get("/x")(fast(endpoint))
-    app = FastAPI()
-    app.include_router(router)
-    return app
-
-
-def sync_dependency() -> int:
-    return 1
-
-
-async def returns_a_model() -> dict[str, int]:
-    return {}
-
-
-async def needs_sync(n: Annotated[int, Depends(sync_dependency)]) -> Response:
-    return Response()
-
-
-async def needs_background(tasks: BackgroundTasks) -> Response:
-    return Response()
-
-
-@pytest.mark.parametrize(
-    ("endpoint", "problem"),
-    [
-        (returns_a_model, "must be annotated to return a Response"),
-        (needs_sync, "must be a coroutine function"),
-        (needs_background, "takes what only FastAPI's handler provides"),
-    ],
-)
-def test_a_fast_route_the_plan_cannot_serve_stops_the_start(endpoint: Any, problem: str) -> None:
-    with pytest.raises(TypeError, match=problem):
-        compile_fast_routes(_app_with(endpoint).routes)
