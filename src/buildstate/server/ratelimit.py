@@ -81,7 +81,7 @@ def rate_limit_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     if noted is None:
         return []
     limit, remaining, reset, window = noted
-    left = max(0, math.ceil(reset - time.time()))
+    left = min(window, max(0, math.ceil(reset - time.time())))
     return [
         (b"x-ratelimit-limit", b"%d" % limit),
         (b"x-ratelimit-remaining", b"%d" % remaining),
