@@ -82,8 +82,20 @@ def _ping_after_idle(engine: Engine, idle: float) -> None:
     meanwhile. A connection back from work a moment ago is used as it is, which saves a
     round trip on every unit under load; should the server have gone in that moment,
     the unit fails (the request gets 503 with ``Retry-After``, see ``errors``) and the
-    pool reconnects every connection older than it.
+    pool reconnects every connection older than it: a connection invalidated because the
+    server went away marks the moment, and a connection made before it is replaced at its
+    next check-out (what SQLAlchemy does for its own statements; ours run on the driver).
     """
+    lost = [0.0]  # when a connection was last found cut off from the server
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info["connected"] = time.monotonic()
+
+    @event.listens_for(engine, "invalidate")
+    def _lost(_dbapi_connection: Any, _record: Any, exc: BaseException | None) -> None:
+        if exc is not None:  # an error, not a soft invalidation
+            lost[0] = time.monotonic()
 
     @event.listens_for(engine, "checkin")
     def _rested_from(_dbapi_connection: Any, record: Any) -> None:
@@ -91,6 +103,8 @@ def _ping_after_idle(engine: Engine, idle: float) -> None:
 
     @event.listens_for(engine, "checkout")
     def _check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.info.get("connected", lost[0]) < lost[0]:
+            raise DisconnectionError("connected before the server was lost; reconnecting")
         since = record.info.get("checked_in")
         if since is None or time.monotonic() - since < idle:
             return  # new, or back from work a moment ago
