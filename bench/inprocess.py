@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from tests.services import UNREACHED_RATE_LIMITS
+from tests.services import UNREACHED_RATE_LIMITS, build_body
 
 from buildstate.server.app import create_app
 from buildstate.server.settings import DEV_API_KEY, Settings
@@ -104,7 +104,7 @@ async def _seed(call: Call, builds: int) -> tuple[str, list[str]]:
     project = await _check(call, "POST", "/projects/", {"name": "bench-p0"})
     ids = []
     for i in range(builds):
-        body = _create_body(project["id"], f"seed-{i}")
+        body = build_body(project["id"], f"seed-{i}")
         build = await _check(call, "POST", "/builds", body)
         ids.append(build["id"])
         await _check(call, "POST", f"/builds/{build['id']}/state", _STATE)
@@ -112,16 +112,6 @@ async def _seed(call: Call, builds: int) -> tuple[str, list[str]]:
 
 
 _STATE = {"state_code": 50, "status": "in_progress"}
-
-
-def _create_body(project_id: str, number: str) -> dict[str, str]:
-    return {
-        "project_id": project_id,
-        "platform_id": "aws-commercial",
-        "os_version_id": "rhel-9.3",
-        "image_type_id": "base",
-        "build_number": number,
-    }
 
 
 def _workloads(
@@ -134,7 +124,7 @@ def _workloads(
         "create": lambda i: (
             "POST",
             "/builds",
-            json.dumps(_create_body(project_id, f"c-{next(numbers)}")).encode(),
+            json.dumps(build_body(project_id, f"c-{next(numbers)}")).encode(),
         ),
         "get": lambda i: ("GET", f"/builds/{ids[i % len(ids)]}", b""),
         "dashboard": lambda i: ("GET", "/dashboard/summary", b""),

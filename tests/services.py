@@ -37,6 +37,18 @@ UNREACHED_RATE_LIMITS = {
 }
 
 
+def build_body(project_id: str, build_number: str) -> dict[str, str]:
+    """A ``POST /builds`` body on the development catalog (``aws-commercial``,
+    ``rhel-9.3``, ``base``)."""
+    return {
+        "project_id": project_id,
+        "platform_id": "aws-commercial",
+        "os_version_id": "rhel-9.3",
+        "image_type_id": "base",
+        "build_number": build_number,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from buildstate.server.settings import DEV_API_KEY
-from tests.services import UNREACHED_RATE_LIMITS, free_port
+from tests.services import UNREACHED_RATE_LIMITS, build_body, free_port
 
 BLDST = Path(sys.executable).with_name("bldst")
 ADMIN = {"X-API-Key": DEV_API_KEY}
@@ -239,13 +239,7 @@ def _trial(
         for i in range(builds):
             made = admin.post(
                 "/builds",
-                json={
-                    "project_id": project.json()["id"],
-                    "platform_id": "aws-commercial",
-                    "os_version_id": "rhel-9.3",
-                    "image_type_id": "base",
-                    "build_number": f"crash-{name}-{i}",
-                },
+                json=build_body(project.json()["id"], f"crash-{name}-{i}"),
             )
             assert made.status_code == 201, made.text
             build_id = made.json()["id"]

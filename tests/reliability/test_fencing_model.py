@@ -36,6 +36,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_sta
 from tests.conftest import ADMIN
 from tests.reliability import report
 from tests.reliability.conftest import budget, db_name
+from tests.services import build_body
 
 STEPS = budget("BUILDSTATE_FENCING_STEPS", 200)
 RACES_PER_RUN = 8
@@ -106,13 +107,7 @@ def make_machine(http: Any, backend: str) -> type[RuleBasedStateMachine]:
         def start(self) -> None:
             created = setup.post(
                 "/builds",
-                json={
-                    "project_id": project.json()["id"],
-                    "platform_id": "aws-commercial",
-                    "os_version_id": "rhel-9.3",
-                    "image_type_id": "base",
-                    "build_number": f"fenced-{next(numbers)}",
-                },
+                json=build_body(project.json()["id"], f"fenced-{next(numbers)}"),
             )
             assert created.status_code == 201, created.text
             self.build = created.json()["id"]

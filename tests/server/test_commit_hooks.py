@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 from buildstate.server.db.hooks import Change, CommitHooks
 from buildstate.server.state import state_of
 from tests.conftest import ADMIN
+from tests.services import build_body
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 _names = itertools.count()
@@ -44,13 +45,7 @@ class World:
         return dict(response.json())
 
     def build(self, *, failed: bool = False) -> str:
-        body = {
-            "project_id": self.project,
-            "platform_id": "aws-commercial",
-            "os_version_id": "rhel-9.3",
-            "image_type_id": "base",
-            "build_number": f"hooks-{next(_names)}",
-        }
+        body = build_body(self.project, f"hooks-{next(_names)}")
         build_id = str(self.post("/builds", body)["id"])
         if failed:
             failure = {"state_code": 10, "error_message": "boom"}
@@ -111,8 +106,8 @@ def _catalog_cases(collection: str) -> dict[tuple[str, str], Case]:
 
 CASES: dict[tuple[str, str], Case] = {
     ("POST", "/builds"): Case(
-        lambda w: ("/builds", _build_body(w.project)),
-        lambda w: ("/builds", {**_build_body(w.project), "project_id": "no-such-project"}),
+        lambda w: ("/builds", build_body(w.project, f"hooks-{next(_names)}")),
+        lambda w: ("/builds", build_body("no-such-project", f"hooks-{next(_names)}")),
     ),
     ("POST", "/builds/{build_id}/state"): Case(
         lambda w: (f"/builds/{w.build()}/state", {"state_code": 10, "status": "in_progress"}),
@@ -169,16 +164,6 @@ CASES: dict[tuple[str, str], Case] = {
     **_catalog_cases("image_types"),
     **_catalog_cases("projects"),
 }
-
-
-def _build_body(project: str) -> dict[str, Any]:
-    return {
-        "project_id": project,
-        "platform_id": "aws-commercial",
-        "os_version_id": "rhel-9.3",
-        "image_type_id": "base",
-        "build_number": f"hooks-{next(_names)}",
-    }
 
 
 @dataclass

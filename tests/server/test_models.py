@@ -17,14 +17,3 @@ def test_every_feature_models_module_is_listed() -> None:
     }
     listed = {feature.__name__ for feature in models.FEATURES}
     assert on_disk == listed, "add the missing models module to buildstate/server/models.py"
-
-
-def test_every_listed_table_is_on_the_metadata() -> None:
-    tables = {
-        mapper.local_table.name
-        for feature in models.FEATURES
-        for value in vars(feature).values()
-        if (mapper := getattr(value, "__mapper__", None)) is not None
-    }
-    assert tables
-    assert tables <= set(models.metadata.tables)

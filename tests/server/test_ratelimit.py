@@ -6,10 +6,10 @@ Retry-After once spent."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.testclient import TestClient
 
@@ -21,18 +21,24 @@ READS, WRITES = 20, 5
 
 
 @pytest.fixture
-def limited(settings: Settings) -> Iterator[TestClient]:
-    tight = settings.model_copy(
-        update={"rate_limit_reads": f"{READS}/minute", "rate_limit_writes": f"{WRITES}/minute"}
-    )
-    with TestClient(create_app(tight)) as client:
-        yield client
+def app(settings: Settings) -> FastAPI:
+    """The app of ``client`` (and of the shared fixtures that use it), with tight limits."""
+    tight = {"rate_limit_reads": f"{READS}/minute", "rate_limit_writes": f"{WRITES}/minute"}
+    return create_app(settings.model_copy(update=tight))
 
 
-def test_reads_beyond_the_budget_get_429_with_the_headers(
-    limited: TestClient, build_for: Any
-) -> None:
-    path = f"/builds/{build_for(limited)}"  # a fast route
+@pytest.fixture
+def limited(client: TestClient) -> TestClient:
+    return client
+
+
+@pytest.fixture
+def build(new_build: Any) -> str:
+    return str(new_build()["id"])
+
+
+def test_reads_beyond_the_budget_get_429_with_the_headers(limited: TestClient, build: str) -> None:
+    path = f"/builds/{build}"  # a fast route
     answers = [limited.get(path, headers=ADMIN) for _ in range(READS + 10)]
     statuses = [a.status_code for a in answers]
     spent = statuses.index(429)
@@ -56,9 +62,8 @@ def test_reads_beyond_the_budget_get_429_with_the_headers(
 
 
 def test_each_principal_and_route_class_has_its_own_budget(
-    limited: TestClient, build_for: Any, as_scope_of: Any
+    limited: TestClient, build: str, as_scope: Any
 ) -> None:
-    build = build_for(limited)
     for _ in range(READS):
         limited.get("/dashboard/summary", headers=ADMIN)
     assert limited.get("/dashboard/summary", headers=ADMIN).status_code == 429
@@ -66,14 +71,13 @@ def test_each_principal_and_route_class_has_its_own_budget(
     report = {"state_code": 10, "status": "in_progress"}
     assert limited.post(f"/builds/{build}/state", headers=ADMIN, json=report).status_code == 200
     # ... and another principal reads on.
-    reader = as_scope_of(limited, "read")
+    reader = as_scope("read")
     answer = limited.get("/dashboard/summary", headers=reader)
     assert answer.status_code == 200
     assert int(answer.headers["X-RateLimit-Remaining"]) == READS - 1
 
 
-def test_writes_are_limited_including_the_fast_ones(limited: TestClient, build_for: Any) -> None:
-    build = build_for(limited)
+def test_writes_are_limited_including_the_fast_ones(limited: TestClient, build: str) -> None:
     report = {"state_code": 10, "status": "in_progress"}
     statuses = [
         limited.post(f"/builds/{build}/state", headers=ADMIN, json=report).status_code
@@ -83,6 +87,17 @@ def test_writes_are_limited_including_the_fast_ones(limited: TestClient, build_f
     assert 200 in statuses
     history = limited.get(f"/builds/{build}/state", headers=ADMIN).json()["history"]
     assert len(history) == 1 + statuses.count(200)  # a refused report wrote nothing
+
+
+def test_a_request_passed_on_to_fastapi_is_counted_once(limited: TestClient, build: str) -> None:
+    """The plan checks the scope, then passes an invalid body on to FastAPI, which checks
+    it again: one request, one count."""
+    path = f"/builds/{build}/state"
+    before = limited.post(path, headers=ADMIN, json={"state_code": 10, "status": "pending"})
+    invalid = limited.post(path, headers=ADMIN, json={"state_code": 101, "status": "pending"})
+    assert invalid.status_code == 422
+    remaining = [int(a.headers["X-RateLimit-Remaining"]) for a in (before, invalid)]
+    assert remaining[1] == remaining[0] - 1
 
 
 def test_a_request_without_a_valid_credential_is_not_counted(limited: TestClient) -> None:
@@ -114,52 +129,3 @@ def test_a_bad_limit_setting_says_what_is_accepted(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError, match=message):
         Settings()
-
-
-@pytest.fixture
-def build_for(project_for: Any) -> Any:
-    def make(client: TestClient) -> str:
-        body = {
-            "project_id": project_for(client),
-            "platform_id": "aws-commercial",
-            "os_version_id": "rhel-9.3",
-            "image_type_id": "base",
-            "build_number": f"rl-{time.monotonic_ns()}",
-        }
-        created = client.post("/builds", headers=ADMIN, json=body)
-        assert created.status_code == 201, created.text
-        return str(created.json()["id"])
-
-    return make
-
-
-@pytest.fixture
-def project_for() -> Any:
-    def make(client: TestClient) -> str:
-        created = client.post("/projects/", headers=ADMIN, json={"name": "limited"})
-        if created.status_code == 409:
-            return "limited"
-        assert created.status_code == 201, created.text
-        return str(created.json()["id"])
-
-    return make
-
-
-@pytest.fixture
-def as_scope_of() -> Any:
-    def make(client: TestClient, scope: str) -> dict[str, str]:
-        user = client.post(
-            "/users",
-            headers=ADMIN,
-            json={"username": f"rl-{scope}", "password": "password-123", "scopes": [scope]},
-        )
-        assert user.status_code == 201, user.text
-        token = client.post(
-            f"/users/{user.json()['id']}/tokens",
-            headers=ADMIN,
-            json={"name": "rl", "scopes": [scope]},
-        )
-        assert token.status_code == 201, token.text
-        return {"X-API-Key": token.json()["token"]}
-
-    return make

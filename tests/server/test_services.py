@@ -24,6 +24,7 @@ from buildstate.server.services.purge import IdempotencyPurge
 from buildstate.server.settings import Settings
 from buildstate.server.state import state_of
 from tests.conftest import ADMIN
+from tests.services import build_body
 
 
 class Flaky(LoopService):
@@ -81,13 +82,7 @@ def _aged_keys(url: str) -> int:
 
 
 def _keyed_create(client: TestClient, project: str, key: str) -> None:
-    body = {
-        "project_id": project,
-        "platform_id": "aws-commercial",
-        "os_version_id": "rhel-9.3",
-        "image_type_id": "base",
-        "build_number": f"services-{key}",
-    }
+    body = build_body(project, f"services-{key}")
     answer = client.post("/builds", headers={**ADMIN, "Idempotency-Key": key}, json=body)
     assert answer.status_code == 201, answer.text
 
